@@ -1,0 +1,1 @@
+"""Shared code of the INNAprop benchmark (benchopt imports it by this name)."""

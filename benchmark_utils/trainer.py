@@ -1,0 +1,200 @@
+"""The one training loop, shared by every solver.
+
+A solver only says how to build its optimizer (and, for methods that need
+extra passes such as Sophia, what to do after a step). Everything else here is
+identical for every solver: model initialisation, data order, recipe (batch
+size, budget, weight decay, schedule, clipping, precision), and divergence
+handling.
+"""
+import math
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from benchmark_utils.recipe import lr_factor
+
+
+def default_device():
+    """CUDA when present, else CPU; INNAPROP_DEVICE=cpu forces the CPU."""
+    import os
+    forced = os.environ.get("INNAPROP_DEVICE")
+    if forced:
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def param_groups(model, weight_decay, decay_1d_params=True):
+    """One group decayed with ``weight_decay``; with decay_1d_params=False,
+    biases and norm weights (tensors of dim < 2) go to an undecayed group,
+    as in nanoGPT."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if decay_1d_params:
+        return [{"params": params, "weight_decay": weight_decay}]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+class Trainer:
+    """Trains ``task``'s model with one optimizer, one evaluation stage at a
+    time.
+
+    Args:
+        task: a task (see tasks.py): data, model, loss and recipe.
+        make_optimizer: callable(param_groups, lr, weight_decay) -> Optimizer.
+        seed: seeds the model initialisation and the data order; the same
+            seed gives every solver the same start and the same batches.
+        lr, weight_decay: the run's values (the recipe's unless overridden).
+        after_step: optional callable(trainer, batch) run after each
+            optimizer step, inside the timed region (Sophia's Hessian
+            refresh).
+    """
+
+    def __init__(self, task, make_optimizer, seed, lr, weight_decay,
+                 after_step=None):
+        self.task = task
+        self.recipe = recipe = task.recipe
+        self.device = task.device
+        self.after_step = after_step
+
+        torch.manual_seed(seed)
+        model = task.build_model().to(self.device)
+        if recipe.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.optimizer = make_optimizer(
+            param_groups(model, weight_decay, recipe.decay_1d_params),
+            lr, weight_decay)
+
+        self.loader = task.train_loader(seed)
+        self.batches_per_epoch = len(self.loader)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch
+                                         / recipe.grad_accum)
+        if recipe.schedule_unit == "epoch":
+            total = recipe.epochs
+        else:
+            total = recipe.max_steps or recipe.epochs * self.steps_per_epoch
+        self.scheduler = LambdaLR(self.optimizer, lambda k: lr_factor(
+            recipe.schedule, k, total, recipe.warmup, recipe.min_lr_ratio))
+
+        self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16,
+                               "fp16": torch.float16}[recipe.precision]
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=recipe.precision == "fp16")
+
+        self.step = 0            # optimizer steps done
+        self.epoch = 0           # epochs done (epoch budgets)
+        self.diverged = False
+        self._stream = None      # endless batches (step budgets)
+        self._reset_running()
+
+    # -- progress --------------------------------------------------------
+    @property
+    def budget_done(self):
+        r = self.recipe
+        if r.epochs is not None:
+            return self.epoch / r.epochs
+        return self.step / r.max_steps
+
+    @property
+    def finished(self):
+        return self.diverged or self.budget_done >= 1
+
+    def progress(self):
+        """What the objective reports besides the model's metrics."""
+        running = {k: (v.item() if torch.is_tensor(v) else v)
+                   for k, v in self.running.items()}
+        return dict(step=self.step, epoch=self.step / self.steps_per_epoch,
+                    lr=self.optimizer.param_groups[0]["lr"],
+                    diverged=self.diverged, budget_done=self.budget_done,
+                    running=running)
+
+    # -- training ----------------------------------------------------------
+    def train_stage(self):
+        """Train up to the next evaluation point, the end of the budget, or
+        divergence; synchronize so that the caller's clock is true."""
+        r = self.recipe
+        self.model.train()
+        self._reset_running()
+        if r.epochs is not None:
+            end = min(r.epochs, self.epoch + r.eval_every)
+            while self.epoch < end and not self.diverged:
+                self._train_epoch()
+        else:
+            end = min(r.max_steps, self.step + r.eval_every)
+            if self._stream is None:
+                self._stream = self._endless_batches()
+            while self.step < end and not self.diverged:
+                micro = [next(self._stream) for _ in range(r.grad_accum)]
+                self._optimizer_step(micro)
+                self._after_optimizer_step(micro[-1])
+        self._check_finite()
+        synchronize(self.device)
+
+    def _train_epoch(self):
+        micro = []
+        for batch in self.loader.epoch(self.epoch):
+            micro.append(batch)
+            if len(micro) == self.recipe.grad_accum:
+                self._optimizer_step(micro)
+                self._after_optimizer_step(micro[-1])
+                micro = []
+                if self.diverged:
+                    return
+        if micro:
+            self._optimizer_step(micro)
+            self._after_optimizer_step(micro[-1])
+            if self.diverged:
+                return
+        self.epoch += 1
+        if self.recipe.schedule_unit == "epoch":
+            self.scheduler.step()
+
+    def _endless_batches(self):
+        epoch = 0
+        while True:
+            yield from self.loader.epoch(epoch)
+            epoch += 1
+
+    def _optimizer_step(self, micro_batches):
+        n = len(micro_batches)
+        for batch in micro_batches:
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype,
+                                enabled=self.autocast_dtype is not None):
+                loss, sums = self.task.loss(self.model, batch)
+            self.scaler.scale(loss / n).backward()
+            for k, v in sums.items():
+                self.running[k] = self.running.get(k, 0) + v
+        if self.recipe.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                           self.recipe.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+
+    def _after_optimizer_step(self, batch):
+        if self.after_step is not None:
+            self.after_step(self, batch)
+        if self.recipe.schedule_unit == "step":
+            self.scheduler.step()
+        # A host sync per step is free on CPU; on GPU check every 25 steps.
+        if self.device.type != "cuda" or self.step % 25 == 0:
+            self._check_finite()
+
+    def _check_finite(self):
+        loss = self.running.get("loss")
+        if torch.is_tensor(loss) and not torch.isfinite(loss).item():
+            self.diverged = True
+
+    def _reset_running(self):
+        # Sums over the current stage, named by the task's loss().
+        self.running = {}

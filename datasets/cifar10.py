@@ -1,0 +1,43 @@
+import torch
+from benchopt import BaseDataset
+from benchopt.config import get_data_path
+
+from benchmark_utils.cifar10 import MEAN, STD, load_cifar10
+from benchmark_utils.data import ImageAugment
+from benchmark_utils.models import build_cifar_model
+from benchmark_utils.recipe import Recipe
+from benchmark_utils.tasks import ClassificationTask
+
+
+class Dataset(BaseDataset):
+    """CIFAR-10 with the thesis's recipe (section 4.10.1): batch 256, 200
+    epochs, lr 1e-3 with a per-epoch cosine schedule (T_max = the epoch
+    budget, gamma_min = 0), weight decay 0.01; random crop 32 with reflect
+    padding 4, horizontal flip, normalization.
+
+    ``n_train`` keeps a fixed random subset of the training images (for
+    quick checks); None keeps all 50,000.
+    """
+
+    name = "cifar10"
+    data_key, data_marker = "cifar10", "cifar-10-batches-py"
+    parameters = {"model": ["resnet18"], "epochs": [200],
+                  "batch_size": [256], "n_train": [None]}
+
+    def prepare(self):
+        load_cifar10(get_data_path(self.data_key), download=True)
+
+    def get_data(self):
+        x, y, x_test, y_test = load_cifar10(get_data_path(self.data_key))
+        if self.n_train is not None:
+            keep = torch.randperm(len(y), generator=torch.Generator()
+                                  .manual_seed(0))[:int(self.n_train)]
+            x, y = x[keep], y[keep]
+        recipe = Recipe(batch_size=self.batch_size, epochs=self.epochs,
+                        lr=1e-3, weight_decay=0.01, schedule="cosine")
+        task = ClassificationTask(
+            x, y, x_test, y_test,
+            build_model=lambda n: build_cifar_model(self.model, n),
+            recipe=recipe, n_classes=10, transform=ImageAugment(MEAN, STD),
+            description=f"CIFAR-10, {self.model}")
+        return dict(task=task)

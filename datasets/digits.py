@@ -1,0 +1,36 @@
+import torch
+from benchopt import BaseDataset
+from sklearn.datasets import load_digits
+
+from benchmark_utils.models import SmallCNN
+from benchmark_utils.recipe import Recipe
+from benchmark_utils.tasks import ClassificationTask
+
+
+class Dataset(BaseDataset):
+    """scikit-learn's handwritten digits: 1,797 real 8x8 images in 10
+    classes, shipped inside scikit-learn (no download). The quickstart's
+    dataset: a small CNN, a fixed stratified 75/25 split."""
+
+    name = "digits"
+    parameters = {"epochs": [20], "batch_size": [64]}
+
+    def get_data(self):
+        x, y = load_digits(return_X_y=True)
+        x = torch.tensor(x, dtype=torch.float32).view(-1, 1, 8, 8) / 16.0
+        y = torch.tensor(y, dtype=torch.long)
+        # Fixed split, independent of the run's seed: every repetition is
+        # judged on the same test images.
+        order = torch.randperm(len(y), generator=torch.Generator()
+                               .manual_seed(0))
+        test = torch.zeros(len(y), dtype=torch.bool)
+        for c in range(10):
+            idx = order[y[order] == c]
+            test[idx[:len(idx) // 4]] = True
+        recipe = Recipe(batch_size=self.batch_size, epochs=self.epochs,
+                        lr=1e-3, weight_decay=0.01, schedule="cosine")
+        task = ClassificationTask(
+            x[~test], y[~test], x[test], y[test],
+            build_model=lambda n: SmallCNN(1, n), recipe=recipe,
+            n_classes=10, description="sklearn digits, SmallCNN")
+        return dict(task=task)

@@ -1,0 +1,16 @@
+import torch
+
+from benchmark_utils.solver import TrainingSolver
+
+
+class Solver(TrainingSolver):
+    """torch.optim.AdamW. Defaults of the thesis's image experiments:
+    betas (0.9, 0.999), eps 1e-8; lr and weight decay from the recipe."""
+
+    name = "adamw"
+    parameters = {"beta1": [0.9], "beta2": [0.999], "eps": [1e-8],
+                  "lr": [None], "weight_decay": [None]}
+
+    def make_optimizer(self, params, lr, weight_decay):
+        return torch.optim.AdamW(params, lr=lr, betas=(self.beta1, self.beta2),
+                                 eps=self.eps, weight_decay=weight_decay)
