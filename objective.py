@@ -39,6 +39,7 @@ class Objective(BaseObjective):
         metrics = self.task.evaluate(model, running)
         metrics.update(step=progress["step"], epoch=progress["epoch"],
                        lr=progress["lr"],
+                       samples=progress["seen"],
                        diverged=int(progress["diverged"]),
                        budget_done=progress["budget_done"])
         return metrics
@@ -47,4 +48,4 @@ class Objective(BaseObjective):
         model = self.task.build_model().to(self.task.device)
         return dict(model=model, progress=dict(
             step=0, epoch=0.0, lr=self.task.recipe.lr, diverged=False,
-            budget_done=0.0, running={}))
+            budget_done=0.0, seen=0, train_time=0.0, running={}))

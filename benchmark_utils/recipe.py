@@ -32,6 +32,7 @@ class Recipe:
     decay_1d_params: bool = True       # False: no decay on biases and norms
     precision: str = "fp32"            # "fp32", "bf16" or "fp16" (autocast)
     channels_last: bool = False
+    compile: bool = False              # torch.compile the model
 
     def __post_init__(self):
         if (self.epochs is None) == (self.max_steps is None):

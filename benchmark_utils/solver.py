@@ -17,6 +17,7 @@ A solver plugin is a small file:
 ``lr`` and ``weight_decay`` left to None take the dataset's recipe.
 """
 import sys
+import time
 
 from benchopt import BaseSolver
 from benchopt.stopping_criterion import StoppingCriterion
@@ -88,6 +89,20 @@ class TrainingSolver(BaseSolver):
         self.trainer = Trainer(self.task, self.make_optimizer, self.seed,
                                self.run_lr, self.run_weight_decay,
                                after_step=self.after_step)
+
+    def warm_up(self):
+        # Untimed, once per solver: compile the model (and any compiled
+        # optimizer kernels), autotune cuDNN, initialise CUDA, on a throwaway
+        # trainer so that the measured run starts from the same fresh state.
+        if self.task.device.type == "cuda" or self.task.recipe.compile:
+            start = time.perf_counter()
+            Trainer(self.task, self.make_optimizer, self.seed, self.run_lr,
+                    self.run_weight_decay, after_step=self.after_step
+                    ).warm_up()
+            self.warm_up_time = time.perf_counter() - start
+            print(f"\n{self}: warm-up (compilation, autotuning) took "
+                  f"{self.warm_up_time:.1f} s, outside the timed runs.",
+                  file=sys.stderr, flush=True)
 
     def pre_run_hook(self, stop_val):
         # Untimed: each run starts from the same fresh model and optimizer.

@@ -7,6 +7,7 @@ size, budget, weight decay, schedule, clipping, precision), and divergence
 handling.
 """
 import math
+import time
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
@@ -69,6 +70,9 @@ class Trainer:
         if recipe.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
+        # Compiled lazily at the first step: TrainingSolver.warm_up runs a
+        # throwaway trainer first so compilation stays out of timed runs.
+        self.forward_model = torch.compile(model) if recipe.compile else model
         self.optimizer = make_optimizer(
             param_groups(model, weight_decay, recipe.decay_1d_params),
             lr, weight_decay)
@@ -91,6 +95,8 @@ class Trainer:
 
         self.step = 0            # optimizer steps done
         self.epoch = 0           # epochs done (epoch budgets)
+        self.seen = 0            # training examples (or tokens) processed
+        self.train_time = 0.0    # seconds spent in train_stage
         self.diverged = False
         self._stream = None      # endless batches (step budgets)
         self._reset_running()
@@ -114,6 +120,7 @@ class Trainer:
         return dict(step=self.step, epoch=self.step / self.steps_per_epoch,
                     lr=self.optimizer.param_groups[0]["lr"],
                     diverged=self.diverged, budget_done=self.budget_done,
+                    seen=self.seen, train_time=self.train_time,
                     running=running)
 
     # -- training ----------------------------------------------------------
@@ -121,6 +128,7 @@ class Trainer:
         """Train up to the next evaluation point, the end of the budget, or
         divergence; synchronize so that the caller's clock is true."""
         r = self.recipe
+        start = time.perf_counter()
         self.model.train()
         self._reset_running()
         if r.epochs is not None:
@@ -136,6 +144,18 @@ class Trainer:
                 self._optimizer_step(micro)
                 self._after_optimizer_step(micro[-1])
         self._check_finite()
+        synchronize(self.device)
+        self.train_time += time.perf_counter() - start
+        self.seen += int(self.running.get("count", 0))
+
+    def warm_up(self, steps=3):
+        """Run a few optimizer steps (compilation, autotuning, lazy CUDA
+        initialisation) on this trainer; meant for a throwaway trainer."""
+        stream = self._endless_batches()
+        for _ in range(steps):
+            micro = [next(stream) for _ in range(self.recipe.grad_accum)]
+            self._optimizer_step(micro)
+            self._after_optimizer_step(micro[-1])
         synchronize(self.device)
 
     def _train_epoch(self):
@@ -168,7 +188,7 @@ class Trainer:
         for batch in micro_batches:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype,
                                 enabled=self.autocast_dtype is not None):
-                loss, sums = self.task.loss(self.model, batch)
+                loss, sums = self.task.loss(self.forward_model, batch)
             self.scaler.scale(loss / n).backward()
             for k, v in sums.items():
                 self.running[k] = self.running.get(k, 0) + v
