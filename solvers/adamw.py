@@ -5,12 +5,15 @@ from benchmark_utils.solver import TrainingSolver
 
 class Solver(TrainingSolver):
     """torch.optim.AdamW. Defaults of the thesis's image experiments:
-    betas (0.9, 0.999), eps 1e-8; lr and weight decay from the recipe."""
+    betas (0.9, 0.999), eps 1e-8; lr and weight decay from the recipe.
+    fused=True uses torch's fused CUDA kernel (to compare with
+    innaprop[fused=True]); the default is torch's foreach path."""
 
     name = "adamw"
     parameters = {"beta1": [0.9], "beta2": [0.999], "eps": [1e-8],
-                  "lr": [None], "weight_decay": [None]}
+                  "lr": [None], "weight_decay": [None], "fused": [False]}
 
     def make_optimizer(self, params, lr, weight_decay):
         return torch.optim.AdamW(params, lr=lr, betas=(self.beta1, self.beta2),
-                                 eps=self.eps, weight_decay=weight_decay)
+                                 eps=self.eps, weight_decay=weight_decay,
+                                 fused=self.fused or None)

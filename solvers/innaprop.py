@@ -5,13 +5,16 @@ from benchmark_utils.solver import TrainingSolver
 class Solver(TrainingSolver):
     """INNAprop (thesis Algorithm 3). (alpha, beta) = (0.1, 0.9) is the
     thesis's fast setting; select its other one with
-    -s "innaprop[alpha=2.0,beta=2.0]". lr and weight decay from the recipe."""
+    -s "innaprop[alpha=2.0,beta=2.0]". lr and weight decay from the recipe.
+    fused=True runs the fused Triton kernel (CUDA only; compiled during the
+    untimed warm-up); the default is the foreach path, as torch's AdamW."""
 
     name = "innaprop"
     parameters = {"alpha": [0.1], "beta": [0.9], "sigma": [0.999],
-                  "eps": [1e-8], "lr": [None], "weight_decay": [None]}
+                  "eps": [1e-8], "lr": [None], "weight_decay": [None],
+                  "fused": [False]}
 
     def make_optimizer(self, params, lr, weight_decay):
         return INNAprop(params, lr=lr, alpha=self.alpha, beta=self.beta,
                         sigma=self.sigma, eps=self.eps,
-                        weight_decay=weight_decay)
+                        weight_decay=weight_decay, fused=self.fused or None)

@@ -1,0 +1,130 @@
+"""INNA: the explicit Euler discretization of DIN (Castera et al., 2021).
+
+Thesis Table 4.5. For one tensor, at step k with learning rate gamma_k:
+
+    theta <- (1 - lambda * gamma_k) * theta                 decoupled decay
+    phase  = (alpha - 1/beta) * theta + psi / beta
+    psi   <- psi - gamma_k * phase
+    theta <- theta - gamma_k * (phase + beta * g)
+
+with psi_0 = (1 - alpha * beta) * theta_0, set at the first step. Both
+updates use the old theta and psi (explicit Euler), as in Table 4.5 and the
+authors' code (camcastera/INNA-for-DeepLearning). Weight decay is the
+decoupled form of the INNAprop authors' INNA (0 by default, as in Castera's
+code, which has none).
+
+Memory: one state tensor per parameter (``psi``), as SGD with momentum.
+"""
+import torch
+from torch.optim import Optimizer
+
+__all__ = ["INNA", "inna"]
+
+
+class INNA(Optimizer):
+    """INNA optimizer (thesis Table 4.5).
+
+    Args:
+        params: iterable of parameters or dicts defining parameter groups.
+        lr: learning rate gamma (default 0.1, the authors').
+        alpha: viscous damping (default 0.5, the authors').
+        beta: Hessian-driven damping (default 0.1, the authors'). Must be
+            > 0.
+        weight_decay: decoupled weight decay lambda (default 0).
+        foreach: use the multi-tensor implementation. ``None`` picks it
+            whenever every parameter is a dense tensor; ``False`` runs the
+            per-tensor reference.
+    """
+
+    def __init__(self, params, lr=0.1, alpha=0.5, beta=0.1, weight_decay=0.0,
+                 *, foreach=None):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: lr={lr}")
+        if not 0.0 < beta:
+            raise ValueError(f"Invalid beta: beta={beta} (must be > 0)")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha: alpha={alpha}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(
+                f"Invalid weight_decay: weight_decay={weight_decay}")
+        defaults = dict(lr=lr, alpha=alpha, beta=beta,
+                        weight_decay=weight_decay, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            params, grads, steps, psis = [], [], [], []
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError(
+                        "INNA does not support sparse gradients")
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = torch.tensor(0.0)
+                    # psi_0 = (1 - alpha beta) theta_0, before any decay.
+                    state["psi"] = p.detach().clone(
+                        memory_format=torch.preserve_format
+                    ).mul_(1 - group["alpha"] * group["beta"])
+                params.append(p)
+                grads.append(p.grad)
+                steps.append(state["step"])
+                psis.append(state["psi"])
+            inna(params, grads, steps, psis, lr=group["lr"],
+                 alpha=group["alpha"], beta=group["beta"],
+                 weight_decay=group["weight_decay"], foreach=group["foreach"])
+        return loss
+
+
+def inna(params, grads, steps, psis, *, lr, alpha, beta, weight_decay,
+         foreach=None):
+    """Functional INNA step over lists of tensors (updated in place)."""
+    if not params:
+        return
+    if foreach is None:
+        foreach = all(type(t) in (torch.Tensor, torch.nn.Parameter)
+                      for t in params)
+    fn = _multi_tensor_inna if foreach else _single_tensor_inna
+    fn(params, grads, steps, psis, lr=lr, alpha=alpha, beta=beta,
+       weight_decay=weight_decay)
+
+
+def _single_tensor_inna(params, grads, steps, psis, *, lr, alpha, beta,
+                        weight_decay):
+    """Reference implementation: one tensor at a time, as in Table 4.5."""
+    for param, grad, step_t, psi in zip(params, grads, steps, psis):
+        step_t += 1
+        if weight_decay != 0:
+            param.mul_(1 - lr * weight_decay)
+        phase = param.mul(alpha - 1 / beta).add_(psi, alpha=1 / beta)
+        psi.add_(phase, alpha=-lr)
+        param.add_(phase, alpha=-lr).add_(grad, alpha=-lr * beta)
+
+
+def _multi_tensor_inna(params, grads, steps, psis, *, lr, alpha, beta,
+                       weight_decay):
+    """Same arithmetic as the reference, in the same order, with foreach ops
+    over each (device, dtype) bucket."""
+    grouped = Optimizer._group_tensors_by_device_and_dtype(
+        [params, grads, steps, psis])
+    for (d_params, d_grads, d_steps, d_psis), _ in grouped.values():
+        torch._foreach_add_(d_steps, 1.0)
+        if weight_decay != 0:
+            torch._foreach_mul_(d_params, 1 - lr * weight_decay)
+        phase = torch._foreach_mul(d_params, alpha - 1 / beta)
+        torch._foreach_add_(phase, d_psis, alpha=1 / beta)
+        torch._foreach_add_(d_psis, phase, alpha=-lr)
+        torch._foreach_add_(d_params, phase, alpha=-lr)
+        torch._foreach_add_(d_params, d_grads, alpha=-lr * beta)

@@ -1,0 +1,255 @@
+"""Step time and state memory of every optimizer of the benchmark on the
+same parameters, as ratios to torch.optim.AdamW (foreach and fused) timed in
+the same run.
+
+    python benchmarks/optimizer_step.py                    # CUDA if present
+    python benchmarks/optimizer_step.py --device cpu       # ResNet-18 shapes
+    python benchmarks/optimizer_step.py --shapes gpt2-small
+
+Parameters take the shapes of GPT-2 small (nanoGPT, vocabulary padded to
+50304: 124.5M parameters, the default on CUDA) or of the CIFAR ResNet-18
+(11.2M, the default on the CPU), with fixed random gradients. Every
+optimizer steps the same parameter tensors; each keeps its own state. Times
+are medians over rounds that visit the optimizers in turn, so that a slow
+spell of the machine hits them all. SophiaG's time is its step alone,
+without its Hessian refresh (an extra forward and backward pass every 10
+steps, which the training loop times).
+
+On CUDA the script also measures the device's copy bandwidth and prints
+INNAprop's bandwidth floor (7 reads and writes per parameter), times the
+fused kernel's block configurations, reports its compile time (the first
+step, never in the timings) and checks the fused step against the per-tensor
+reference. It needs only torch (and triton for the fused kernel).
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmark_utils.optim import (DINAdam, INNA, INNAprop,  # noqa: E402
+                                   INNApropMomentum, Lion, SophiaG)
+
+
+def gpt2_small_shapes(vocab=50304, block=1024, n_layer=12, d=768):
+    shapes = [(vocab, d), (block, d)]               # wte (tied head), wpe
+    for _ in range(n_layer):
+        shapes += [(d,), (d,),                      # ln_1
+                   (3 * d, d), (3 * d,),            # attn.c_attn
+                   (d, d), (d,),                    # attn.c_proj
+                   (d,), (d,),                      # ln_2
+                   (4 * d, d), (4 * d,),            # mlp.c_fc
+                   (d, 4 * d), (d,)]                # mlp.c_proj
+    return shapes + [(d,), (d,)]                    # ln_f
+
+
+def resnet18_shapes(n_classes=10):
+    shapes, width = [(64, 3, 3, 3), (64,), (64,)], 64
+    for planes, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        for block in range(2):
+            shapes += [(planes, width, 3, 3), (planes,), (planes,),
+                       (planes, planes, 3, 3), (planes,), (planes,)]
+            if block == 0 and (stride != 1 or width != planes):
+                shapes += [(planes, width, 1, 1), (planes,), (planes,)]
+            width = planes
+    return shapes + [(n_classes, 512), (n_classes,)]
+
+
+SHAPES = {"gpt2-small": gpt2_small_shapes, "resnet18": resnet18_shapes}
+
+OPTIMIZERS = {
+    "AdamW foreach": lambda ps: torch.optim.AdamW(ps, lr=1e-3, foreach=True),
+    "AdamW fused": lambda ps: torch.optim.AdamW(ps, lr=1e-3, fused=True),
+    "INNAprop (default)": lambda ps: INNAprop(ps, lr=1e-3),
+    "INNAprop per-tensor": lambda ps: INNAprop(ps, lr=1e-3, foreach=False),
+    "INNAprop fused": lambda ps: INNAprop(ps, lr=1e-3, fused=True),
+    "INNA": lambda ps: INNA(ps, lr=0.1),
+    "DINAdam": lambda ps: DINAdam(ps, lr=1e-3),
+    "INNApropMomentum": lambda ps: INNApropMomentum(ps, lr=1e-3),
+    "SophiaG (step)": lambda ps: SophiaG(ps, lr=1e-3),
+    "Lion": lambda ps: Lion(ps, lr=1e-4),
+    "SGD momentum": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+    "Adam": lambda ps: torch.optim.Adam(ps, lr=1e-3),
+    "NAdam": lambda ps: torch.optim.NAdam(ps, lr=1e-3),
+    "RMSprop": lambda ps: torch.optim.RMSprop(ps, lr=1e-3),
+}
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(opt, steps, device):
+    """Seconds per step over ``steps`` steps."""
+    if device.type == "cuda":
+        start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+        start.record()
+        for _ in range(steps):
+            opt.step()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3 / steps
+    begin = time.perf_counter()
+    for _ in range(steps):
+        opt.step()
+    return (time.perf_counter() - begin) / steps
+
+
+def state_bytes(opt):
+    return sum(v.numel() * v.element_size() for s in opt.state.values()
+               for v in s.values() if torch.is_tensor(v))
+
+
+def copy_bandwidth(device, nbytes=1 << 30, reps=20):
+    """Device memory bandwidth of a large copy (read + write), bytes/s."""
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    sync(device)
+    start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+    start.record()
+    for _ in range(reps):
+        dst.copy_(src)
+    end.record()
+    end.synchronize()
+    return 2 * nbytes * reps / (start.elapsed_time(end) / 1e3)
+
+
+def make_params(shapes, device, dtype, seed=0):
+    gen = torch.Generator(device=device).manual_seed(seed)
+    params = []
+    for shape in shapes:
+        p = torch.nn.Parameter(torch.randn(shape, device=device, dtype=dtype,
+                                           generator=gen) * 0.02)
+        p.grad = torch.randn(shape, device=device, dtype=dtype,
+                             generator=gen) * 1e-3
+        params.append(p)
+    return params
+
+
+def check_fused(shapes, device, dtype, steps=5):
+    """Largest difference between the fused and the per-tensor reference
+    INNAprop after ``steps`` steps, relative to the largest value."""
+    worst = 0.0
+    a, b = (make_params(shapes, device, dtype, seed=1) for _ in range(2))
+    fused = INNAprop(a, lr=1e-3, weight_decay=0.1, fused=True)
+    ref = INNAprop(b, lr=1e-3, weight_decay=0.1, foreach=False)
+    gen = torch.Generator(device=device).manual_seed(2)
+    for _ in range(steps):
+        for p, q in zip(a, b):
+            p.grad.normal_(generator=gen)
+            q.grad.copy_(p.grad)
+        fused.step()
+        ref.step()
+    for p, q in zip(a, b):
+        pairs = [(p, q)] + [(fused.state[p][k], ref.state[q][k])
+                            for k in ("exp_avg_sq", "psi")]
+        for x, y in pairs:
+            scale = y.abs().max().item() or 1.0
+            worst = max(worst, (x - y).abs().max().item() / scale)
+    del a, b, fused, ref
+    return worst
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default=None,
+                        help="cuda or cpu (default: cuda if present)")
+    parser.add_argument("--shapes", choices=sorted(SHAPES), default=None,
+                        help="default: gpt2-small on CUDA, resnet18 on CPU")
+    parser.add_argument("--dtype", default="float32",
+                        choices=["float32", "bfloat16"])
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="steps per optimizer per round")
+    args = parser.parse_args()
+
+    device = torch.device(args.device or (
+        "cuda" if torch.cuda.is_available() else "cpu"))
+    cuda = device.type == "cuda"
+    shapes_name = args.shapes or ("gpt2-small" if cuda else "resnet18")
+    shapes = SHAPES[shapes_name]()
+    dtype = getattr(torch, args.dtype)
+    rounds = args.rounds or (5 if cuda else 7)
+    steps = args.steps or (20 if cuda else 3)
+    n = sum(torch.Size(s).numel() for s in shapes)
+    name = torch.cuda.get_device_name(device) if cuda else "CPU"
+    print(f"{name}, torch {torch.__version__}, {torch.get_num_threads()} "
+          f"CPU threads; {n / 1e6:.1f}M parameters in {len(shapes)} tensors "
+          f"({shapes_name} shapes, {args.dtype}); {rounds} rounds of {steps} "
+          "steps per optimizer")
+
+    floor = None
+    if cuda:
+        bandwidth = copy_bandwidth(device)
+        floor = 7 * dtype.itemsize * n / bandwidth
+        print(f"copy bandwidth {bandwidth / 1e12:.2f} TB/s; INNAprop's "
+              f"floor (7 reads and writes per parameter): "
+              f"{floor * 1e3:.3f} ms")
+
+    params = make_params(shapes, device, dtype)
+    names = [k for k in OPTIMIZERS if cuda or k != "INNAprop fused"]
+    opts, first = {}, {}
+    for k in names:
+        opts[k] = OPTIMIZERS[k](params)
+        sync(device)
+        start = time.perf_counter()
+        opts[k].step()              # state creation, compilation
+        sync(device)
+        first[k] = time.perf_counter() - start
+        time_steps(opts[k], 2, device)
+    times = {k: [] for k in names}
+    for _ in range(rounds):
+        for k in names:
+            times[k].append(time_steps(opts[k], steps, device))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base_foreach, base_fused = med["AdamW foreach"], med["AdamW fused"]
+    adamw_state = state_bytes(opts["AdamW foreach"])
+
+    header = (f"{'optimizer':22s} {'step ms':>9s} {'/AdamW foreach':>15s} "
+              f"{'/AdamW fused':>13s}" + (f" {'/floor':>7s}" if floor else "")
+              + f" {'state MB':>9s} {'/AdamW':>7s}")
+    print("\n" + header + "\n" + "-" * len(header))
+    for k in names:
+        row = (f"{k:22s} {med[k] * 1e3:9.3f} {med[k] / base_foreach:15.2f} "
+               f"{med[k] / base_fused:13.2f}")
+        if floor:
+            row += f" {med[k] / floor:7.2f}"
+        sb = state_bytes(opts[k])
+        row += f" {sb / 2 ** 20:9.1f} {sb / adamw_state:7.2f}"
+        print(row)
+
+    if cuda:
+        compile_s = first["INNAprop fused"] - med["INNAprop fused"]
+        print(f"\nfused INNAprop: first step {first['INNAprop fused']:.2f} s "
+              f"(Triton compilation, {compile_s:.2f} s over a steady step; "
+              "benchopt's warm-up absorbs it, outside the timed runs)")
+        # The kernel's block size and warps, on the same parameters.
+        from benchmark_utils.optim import fused_innaprop as kernel
+        default = (kernel.BLOCK, kernel.NUM_WARPS)
+        opt = opts["INNAprop fused"]
+        print("fused kernel configurations (BLOCK, warps): step ms, /floor")
+        for config in [(512, 4), (1024, 4), (2048, 4), (2048, 8), (4096, 8)]:
+            kernel.BLOCK, kernel.NUM_WARPS = config
+            time_steps(opt, 3, device)      # compiles this configuration
+            t = statistics.median(time_steps(opt, steps, device)
+                                  for _ in range(3))
+            mark = "  (default)" if config == default else ""
+            print(f"  {config}: {t * 1e3:.3f} ms, {t / floor:.2f}{mark}")
+        kernel.BLOCK, kernel.NUM_WARPS = default
+        del opt, opts, params
+        torch.cuda.empty_cache()
+        err = check_fused(shapes, device, dtype)
+        tol = 1e-5 if dtype == torch.float32 else 2e-2
+        print(f"fused vs per-tensor reference after 5 steps, max |diff| / "
+              f"max |value| over parameters and state: {err:.2e} "
+              f"({'OK' if err < tol else 'TOO LARGE'}, tolerance {tol:g})")
+
+
+if __name__ == "__main__":
+    main()

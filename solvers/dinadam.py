@@ -1,0 +1,20 @@
+from benchmark_utils.optim import DINAdam
+from benchmark_utils.solver import TrainingSolver
+
+
+class Solver(TrainingSolver):
+    """DINAdam (thesis Algorithm 6; see benchmark_utils/optim/dinadam.py for
+    the sign of its change of variable). The thesis gives no tuned values:
+    (alpha, beta) default to INNAprop's (0.1, 0.9), betas to Adam's
+    (0.9, 0.999). alpha=1, beta=0 is AdamW. lr and weight decay (decoupled)
+    from the recipe."""
+
+    name = "dinadam"
+    parameters = {"alpha": [0.1], "beta": [0.9], "beta1": [0.9],
+                  "beta2": [0.999], "eps": [1e-8], "lr": [None],
+                  "weight_decay": [None]}
+
+    def make_optimizer(self, params, lr, weight_decay):
+        return DINAdam(params, lr=lr, alpha=self.alpha, beta=self.beta,
+                       betas=(self.beta1, self.beta2), eps=self.eps,
+                       weight_decay=weight_decay)

@@ -1,0 +1,31 @@
+from benchmark_utils.optim import INNA
+from benchmark_utils.solver import TrainingSolver
+
+# INNA steps on SGD's scale, not on AdamW's (the recipe's).
+LR_RATIO = 100
+
+
+class Solver(TrainingSolver):
+    """INNA (Castera et al. 2021; thesis Table 4.5) with the authors'
+    defaults alpha 0.5, beta 0.1.
+
+    The recipe's lr and weight decay are AdamW's. lr=None takes 100x the
+    recipe's lr (AdamW's 1e-3 becomes 0.1, the authors' default);
+    weight_decay=None takes the recipe's divided by 100, so that the decay per
+    step (decoupled, lr x weight_decay) is the recipe's. Values set here are
+    used as is: -s "inna[lr=0.05,weight_decay=0]".
+    """
+
+    name = "inna"
+    parameters = {"alpha": [0.5], "beta": [0.1], "lr": [None],
+                  "weight_decay": [None]}
+
+    def make_optimizer(self, params, lr, weight_decay):
+        if self.lr is None:
+            lr *= LR_RATIO
+        if self.weight_decay is None:
+            weight_decay /= LR_RATIO
+            for group in params:
+                group["weight_decay"] /= LR_RATIO
+        return INNA(params, lr=lr, alpha=self.alpha, beta=self.beta,
+                    weight_decay=weight_decay)

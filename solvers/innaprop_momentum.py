@@ -1,0 +1,19 @@
+from benchmark_utils.optim import INNApropMomentum
+from benchmark_utils.solver import TrainingSolver
+
+
+class Solver(TrainingSolver):
+    """INNAprop in momentum form (thesis eqs. 4.21-4.23), which the thesis
+    shows to be unstable (Figure 4.10). Defaults: INNAprop's (alpha, beta,
+    sigma) = (0.1, 0.9, 0.999); lr and weight decay (decoupled) from the
+    recipe. Figure 4.10 used no weight decay:
+    -s "innaprop_momentum[weight_decay=0]"."""
+
+    name = "innaprop_momentum"
+    parameters = {"alpha": [0.1], "beta": [0.9], "sigma": [0.999],
+                  "eps": [1e-8], "lr": [None], "weight_decay": [None]}
+
+    def make_optimizer(self, params, lr, weight_decay):
+        return INNApropMomentum(params, lr=lr, alpha=self.alpha,
+                                beta=self.beta, sigma=self.sigma,
+                                eps=self.eps, weight_decay=weight_decay)

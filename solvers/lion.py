@@ -1,0 +1,32 @@
+from benchmark_utils.optim import Lion
+from benchmark_utils.solver import TrainingSolver
+
+# Lion's sign update moves every coordinate by lr: its paper advises an lr
+# 3-10x smaller than AdamW's and a decay 3-10x larger (same lr x decay).
+# The low end of that range:
+LR_RATIO = 1 / 3
+
+
+class Solver(TrainingSolver):
+    """Lion (Chen et al. 2023) with the paper's betas (0.9, 0.99).
+
+    The recipe's lr and weight decay are AdamW's. lr=None takes the
+    recipe's lr / 3 and weight_decay=None the recipe's x 3 (decoupled), so
+    that the decay per step lr x weight_decay is the recipe's (the paper
+    advises 3-10x). Values set here are used as is:
+    -s "lion[lr=1e-4,weight_decay=0.1]".
+    """
+
+    name = "lion"
+    parameters = {"beta1": [0.9], "beta2": [0.99], "lr": [None],
+                  "weight_decay": [None]}
+
+    def make_optimizer(self, params, lr, weight_decay):
+        if self.lr is None:
+            lr *= LR_RATIO
+        if self.weight_decay is None:
+            weight_decay /= LR_RATIO
+            for group in params:
+                group["weight_decay"] /= LR_RATIO
+        return Lion(params, lr=lr, betas=(self.beta1, self.beta2),
+                    weight_decay=weight_decay)

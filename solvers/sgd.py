@@ -1,0 +1,34 @@
+import torch
+
+from benchmark_utils.solver import TrainingSolver
+
+# SGD steps on its own scale, not on AdamW's (the recipe's).
+LR_RATIO = 100
+
+
+class Solver(TrainingSolver):
+    """torch.optim.SGD with momentum 0.9 (Nesterov optional), the usual
+    setting for CIFAR ResNets.
+
+    The recipe's lr and weight decay are AdamW's. lr=None takes 100x the
+    recipe's lr (AdamW's 1e-3 becomes 0.1); weight_decay=None takes the
+    recipe's divided by 100, so that lr x weight_decay is the recipe's. The
+    decay is torch's L2 penalty added to the gradient, which momentum then
+    amplifies up to 1 / (1 - momentum). Values set here are used as is:
+    -s "sgd[lr=0.05,weight_decay=5e-4,nesterov=True]".
+    """
+
+    name = "sgd"
+    parameters = {"momentum": [0.9], "nesterov": [False], "lr": [None],
+                  "weight_decay": [None]}
+
+    def make_optimizer(self, params, lr, weight_decay):
+        if self.lr is None:
+            lr *= LR_RATIO
+        if self.weight_decay is None:
+            weight_decay /= LR_RATIO
+            for group in params:
+                group["weight_decay"] /= LR_RATIO
+        return torch.optim.SGD(params, lr=lr, momentum=self.momentum,
+                               nesterov=self.nesterov,
+                               weight_decay=weight_decay)
