@@ -1,7 +1,7 @@
 """Networks of the image experiments.
 
 CIFAR forms keep the 32x32 resolution at the stem (3x3 convolution, no
-initial downsampling), as in the thesis's CIFAR-10 code base.
+initial downsampling). ImageNet and fine-tuning networks are torchvision's.
 """
 import torch
 from torch import nn
@@ -101,11 +101,74 @@ class CifarResNet(nn.Module):
         return self.linear(out)
 
 
-# name -> (builder, expected parameter count with 10 classes)
+class DenseLayer(nn.Module):
+    """BN-ReLU-conv1x1 (bottleneck to 4k channels), BN-ReLU-conv3x3 (k new
+    channels), concatenated to the input."""
+
+    def __init__(self, in_planes, growth_rate):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, 4 * growth_rate, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4 * growth_rate)
+        self.conv2 = nn.Conv2d(4 * growth_rate, growth_rate, 3, padding=1,
+                               bias=False)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.bn1(x)))
+        out = self.conv2(F.relu(self.bn2(out)))
+        return torch.cat([x, out], 1)
+
+
+class Transition(nn.Module):
+    """BN-ReLU-conv1x1 halving the channels, then 2x2 average pooling."""
+
+    def __init__(self, in_planes, out_planes):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(in_planes)
+        self.conv = nn.Conv2d(in_planes, out_planes, 1, bias=False)
+
+    def forward(self, x):
+        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
+
+
+class CifarDenseNet(nn.Module):
+    """DenseNet-BC for CIFAR (Huang et al. 2017): growth rate 32, blocks
+    (6, 12, 24, 16) for DenseNet-121, compression 0.5. The stem is one 3x3
+    convolution to 2k channels with stride 1 (torchvision's ImageNet form has
+    a 7x7 stride-2 convolution, batch norm and max pooling instead)."""
+
+    def __init__(self, blocks=(6, 12, 24, 16), growth_rate=32, n_classes=10):
+        super().__init__()
+        planes = 2 * growth_rate
+        self.conv1 = nn.Conv2d(3, planes, 3, padding=1, bias=False)
+        stages = []
+        for i, n in enumerate(blocks):
+            for _ in range(n):
+                stages.append(DenseLayer(planes, growth_rate))
+                planes += growth_rate
+            if i < len(blocks) - 1:
+                stages.append(Transition(planes, planes // 2))
+                planes //= 2
+        self.features = nn.Sequential(*stages)
+        self.bn = nn.BatchNorm2d(planes)
+        self.linear = nn.Linear(planes, n_classes)
+
+    def forward(self, x):
+        out = F.relu(self.bn(self.features(self.conv1(x))))
+        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        return self.linear(out)
+
+
+# name -> (builder, expected parameter count with 10 classes). VGG11 and
+# ResNet-18 are the CIFAR forms of kuangliu/pytorch-cifar; DenseNet-121 is
+# torchvision's 7,978,856 with the 3x3 stem (-9,408 - 128 + 1,728) and a
+# 10-class head (-1,025,000 + 10,250).
 CIFAR_MODELS = {
     "vgg11": (lambda n_classes: VGG("vgg11", n_classes), 9_231_114),
     "resnet18": (lambda n_classes: CifarResNet((2, 2, 2, 2), n_classes),
                  11_173_962),
+    "densenet121": (lambda n_classes: CifarDenseNet((6, 12, 24, 16), 32,
+                                                    n_classes), 6_956_298),
 }
 
 
@@ -114,6 +177,87 @@ def build_cifar_model(name, n_classes=10):
         raise ValueError(f"Unknown CIFAR model {name!r}, expected one of "
                          f"{sorted(CIFAR_MODELS)}.")
     return CIFAR_MODELS[name][0](n_classes)
+
+
+# ImageNet networks, trained from scratch: torchvision's own definitions.
+IMAGENET_MODELS = ("resnet18", "resnet50", "vit_b_32")
+
+
+def build_imagenet_model(name, n_classes=1000):
+    import torchvision
+    if name not in IMAGENET_MODELS:
+        raise ValueError(f"Unknown ImageNet model {name!r}, expected one of "
+                         f"{list(IMAGENET_MODELS)}.")
+    return getattr(torchvision.models, name)(weights=None,
+                                             num_classes=n_classes)
+
+
+# Fine-tuning (Food101): torchvision's ImageNet-1k weights, the thesis
+# authors' choices (innaprop/innaprop, classification/finetune_with_best_args
+# .py): "vgg11" is torchvision's vgg11_bn (VGG11 with batch norm) with
+# classifier dropout 0.2; "resnet18" is torchvision's resnet18.
+PRETRAINED_MODELS = ("vgg11", "resnet18")
+
+
+def _pretrained_weights(name):
+    import torchvision
+    enum = {"vgg11": torchvision.models.VGG11_BN_Weights,
+            "resnet18": torchvision.models.ResNet18_Weights}[name]
+    return enum.IMAGENET1K_V1
+
+
+def pretrained_file_name(name):
+    """The weights file's name, as torchvision downloads it (its hash
+    prefix is checked on download), e.g. resnet18-f37072fd.pth."""
+    return _pretrained_weights(name).url.rsplit("/", 1)[-1]
+
+
+def load_pretrained_state(name, weights_dir=None):
+    """ImageNet-1k weights of ``name``: from ``weights_dir`` when the file
+    is there, else through torchvision's weights API (its cache in
+    ``torch.hub.get_dir()``/checkpoints, downloading there if absent and
+    checking the hash in its name)."""
+    if name not in PRETRAINED_MODELS:
+        raise ValueError(f"No pretrained model {name!r}, expected one of "
+                         f"{list(PRETRAINED_MODELS)}.")
+    from pathlib import Path
+    weights = _pretrained_weights(name)
+    file_name = pretrained_file_name(name)
+    if weights_dir is not None and (Path(weights_dir) / file_name).exists():
+        return torch.load(Path(weights_dir) / file_name, map_location="cpu",
+                          weights_only=True)
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True)
+    except Exception as e:  # offline, or a corrupted download
+        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        where = (f"{Path(weights_dir) / file_name} or " if weights_dir
+                 else "")
+        raise RuntimeError(
+            f"The ImageNet weights of {name} were not found in "
+            f"{where}{cache / file_name}, and downloading them failed "
+            f"({e!r}). Download {weights.url} on a machine with internet "
+            f"access and put it in {cache}/ (torchvision's cache), or in a "
+            "folder that config.yml's data_paths names, e.g. "
+            "data_paths: {pretrained: /path/to/folder}.") from e
+
+
+def build_pretrained_model(name, n_classes, state):
+    """torchvision's ``name`` loaded with ``state`` (its 1000-class ImageNet
+    weights), the last layer replaced by a fresh ``n_classes`` one."""
+    import torchvision
+    if name == "vgg11":
+        model = torchvision.models.vgg11_bn(weights=None, dropout=0.2)
+        model.load_state_dict(state)
+        model.classifier[6] = nn.Linear(model.classifier[6].in_features,
+                                        n_classes)
+    elif name == "resnet18":
+        model = torchvision.models.resnet18(weights=None)
+        model.load_state_dict(state)
+        model.fc = nn.Linear(model.fc.in_features, n_classes)
+    else:
+        raise ValueError(f"No pretrained model {name!r}, expected one of "
+                         f"{list(PRETRAINED_MODELS)}.")
+    return model
 
 
 def n_parameters(model):

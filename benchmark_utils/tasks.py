@@ -4,10 +4,12 @@ A task knows how to build its model, batch its training data, compute the
 training loss, and evaluate a model. The training loop and the objective are
 generic over tasks.
 """
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
-from benchmark_utils.data import TensorLoader, batches
+from benchmark_utils.data import DatasetLoader, TensorLoader, batches
 
 
 class ClassificationTask:
@@ -85,9 +87,9 @@ class ClassificationTask:
         a full pass over the training set without augmentation."""
         was_training = model.training
         model.eval()
-        test = self._pass(model, self.x_test, self.y_test)
+        test = self._pass(model, self.eval_batches("test"))
         if not running:
-            train = self._pass(model, self.x_train, self.y_train)
+            train = self._pass(model, self.eval_batches("train"))
         else:
             n = running["count"]
             train = dict(loss=float(running["loss"]) / n,
@@ -100,15 +102,85 @@ class ClassificationTask:
             metrics["test_top5"] = 100 * test["top5"]
         return metrics
 
-    def _pass(self, model, x, y):
-        loss = correct = top5 = 0.0
-        for xb, yb in batches(x, y, self.eval_batch_size, self.transform):
-            logits = model(xb).float()
-            loss += F.cross_entropy(logits, yb, reduction="sum").item()
-            correct += (logits.argmax(1) == yb).sum().item()
-            if self.top5:
-                k = min(5, logits.shape[1])
-                top = logits.topk(k, dim=1).indices
-                top5 += (top == yb[:, None]).any(1).sum().item()
-        n = len(y)
+    def eval_batches(self, split):
+        """Unshuffled, unaugmented (inputs, labels) batches of ``split``
+        ("train" or "test"), on the device."""
+        x, y = ((self.x_train, self.y_train) if split == "train"
+                else (self.x_test, self.y_test))
+        return batches(x, y, self.eval_batch_size, self.transform)
+
+    def _autocast(self):
+        # Evaluate in the precision the model trains in.
+        dtype = {"bf16": torch.bfloat16,
+                 "fp16": torch.float16}.get(self.recipe.precision)
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _pass(self, model, batches):
+        # Sums stay on the device: one host sync per pass, not per batch.
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+        n = 0
+        for xb, yb in batches:
+            with self._autocast():
+                logits = model(xb).float()
+            k = min(5, logits.shape[1])
+            top = logits.topk(k, dim=1).indices == yb[:, None]
+            sums += torch.stack([
+                F.cross_entropy(logits, yb, reduction="sum").double(),
+                top[:, 0].sum().double(), top.any(1).sum().double()])
+            n += len(yb)
+        loss, correct, top5 = sums.tolist()
         return dict(loss=loss / n, acc=correct / n, top5=top5 / n)
+
+
+class LoaderClassificationTask(ClassificationTask):
+    """Image classification from image files (ImageNet, Food101): workers
+    decode and augment, the device normalizes.
+
+    Args:
+        train, test, train_eval: map-style datasets of (uint8 CHW tensor,
+            label); ``train`` augments, ``test`` and ``train_eval`` (the
+            training images, evaluation transform) do not.
+        to_input: callable(uint8 batch on the device) -> model input.
+        num_workers: DataLoader worker processes.
+    """
+
+    def __init__(self, train, test, train_eval, build_model, recipe,
+                 n_classes, to_input, num_workers=0, eval_batch_size=256,
+                 top5=True, description=""):
+        self.train_set, self.test_set = train, test
+        self.train_eval_set = train_eval
+        self._build_model = build_model
+        self.recipe = recipe
+        self.n_classes = n_classes
+        self.to_input = to_input
+        self.num_workers = num_workers
+        self.eval_batch_size = eval_batch_size
+        self.top5 = top5
+        self.description = description
+        self._device = torch.device("cpu")
+
+    def to(self, device):
+        # The images stay on disk; batches are copied to ``device``.
+        self._device = torch.device(device)
+        return self
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def n_train(self):
+        return len(self.train_set)
+
+    def train_loader(self, seed):
+        return DatasetLoader(self.train_set, self.recipe.batch_size, seed,
+                             self.device, self.to_input, self.num_workers)
+
+    def eval_batches(self, split):
+        data = self.train_eval_set if split == "train" else self.test_set
+        loader = DatasetLoader(data, self.eval_batch_size, 0, self.device,
+                               self.to_input, self.num_workers,
+                               shuffle=False)
+        return loader.epoch(0)

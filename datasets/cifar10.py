@@ -15,6 +15,10 @@ class Dataset(BaseDataset):
     budget, gamma_min = 0), weight decay 0.01; random crop 32 with reflect
     padding 4, horizontal flip, normalization.
 
+    The whole dataset sits on the device as uint8 and is augmented there in
+    batches. ``model``: vgg11, resnet18 or densenet121 (CIFAR forms).
+    ``precision="bf16"`` trains under bf16 autocast and ``channels_last``
+    uses NHWC memory format (both off by default: fp32 as in the thesis).
     ``n_train`` keeps a fixed random subset of the training images (for
     quick checks); None keeps all 50,000.
     """
@@ -22,7 +26,8 @@ class Dataset(BaseDataset):
     name = "cifar10"
     data_key, data_marker = "cifar10", "cifar-10-batches-py"
     parameters = {"model": ["resnet18"], "epochs": [200],
-                  "batch_size": [256], "n_train": [None]}
+                  "batch_size": [256], "n_train": [None],
+                  "precision": ["fp32"], "channels_last": [False]}
 
     def prepare(self):
         load_cifar10(get_data_path(self.data_key), download=True)
@@ -34,10 +39,14 @@ class Dataset(BaseDataset):
                                   .manual_seed(0))[:int(self.n_train)]
             x, y = x[keep], y[keep]
         recipe = Recipe(batch_size=self.batch_size, epochs=self.epochs,
-                        lr=1e-3, weight_decay=0.01, schedule="cosine")
+                        lr=1e-3, weight_decay=0.01, schedule="cosine",
+                        precision=self.precision,
+                        channels_last=bool(self.channels_last))
         task = ClassificationTask(
             x, y, x_test, y_test,
             build_model=lambda n: build_cifar_model(self.model, n),
-            recipe=recipe, n_classes=10, transform=ImageAugment(MEAN, STD),
+            recipe=recipe, n_classes=10,
+            transform=ImageAugment(MEAN, STD,
+                                   channels_last=recipe.channels_last),
             description=f"CIFAR-10, {self.model}")
         return dict(task=task)

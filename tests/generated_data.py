@@ -48,3 +48,65 @@ def patch_cifar10_checksums(monkeypatch, md5s):
                         [["test_batch", md5s["test_batch"]]])
     monkeypatch.setattr(CIFAR10, "meta", dict(
         CIFAR10.meta, md5=md5s["batches.meta"]))
+
+
+def _write_jpeg(path, rng, size):
+    from PIL import Image
+    w, h = size
+    pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, format="JPEG", quality=90)
+
+
+def write_image_folder(root, classes=("n01440764", "n01443537", "n01484850"),
+                       n_train=3, n_val=2, size=(80, 60), seed=0):
+    """Write root/train/<wnid>/*.JPEG and root/val/<wnid>/*.JPEG, ImageNet-1k
+    in torchvision's ImageFolder layout (validation images sorted into class
+    folders), with random RGB JPEGs of ``size`` (width, height). Returns
+    {split: [(path, class index), ...]} in ImageFolder's order."""
+    rng = np.random.default_rng(seed)
+    files = {}
+    for split, n in (("train", n_train), ("val", n_val)):
+        files[split] = []
+        for label, wnid in enumerate(sorted(classes)):
+            folder = Path(root) / split / wnid
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                stem = (f"{wnid}_{i}" if split == "train"
+                        else f"ILSVRC2012_val_{label * n + i + 1:08d}")
+                path = folder / f"{stem}.JPEG"
+                _write_jpeg(path, rng, size)
+                files[split].append((path, label))
+    return files
+
+
+def write_food101(root, classes=("apple_pie", "baby_back_ribs", "waffles"),
+                  n_train=3, n_test=2, size=(80, 60), seed=0):
+    """Write root/food-101 as its archive extracts: images/<class>/<id>.jpg,
+    meta/classes.txt, and meta/train.json / meta/test.json mapping each
+    class to its "class/id" entries. Returns {split: [(path, class index)]}
+    with classes indexed in sorted order, as torchvision does."""
+    import json
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "food-101"
+    (base / "meta").mkdir(parents=True, exist_ok=True)
+    classes = sorted(classes)
+    meta = {"train": {}, "test": {}}
+    files = {"train": [], "test": []}
+    image_id = 1000
+    for label, name in enumerate(classes):
+        (base / "images" / name).mkdir(parents=True, exist_ok=True)
+        for split, n in (("train", n_train), ("test", n_test)):
+            meta[split][name] = []
+            for _ in range(n):
+                image_id += 7
+                path = base / "images" / name / f"{image_id}.jpg"
+                _write_jpeg(path, rng, size)
+                meta[split][name].append(f"{name}/{image_id}")
+                files[split].append((path, label))
+    for split in ("train", "test"):
+        (base / "meta" / f"{split}.json").write_text(json.dumps(meta[split]))
+        (base / "meta" / f"{split}.txt").write_text(
+            "".join(f"{e}\n" for c in classes for e in meta[split][c]))
+    (base / "meta" / "classes.txt").write_text("".join(
+        f"{c}\n" for c in classes))
+    return files

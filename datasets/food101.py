@@ -1,0 +1,61 @@
+from benchopt import BaseDataset
+from benchopt.config import get_data_path
+
+from benchmark_utils.models import (build_pretrained_model,
+                                    load_pretrained_state)
+from benchmark_utils.recipe import Recipe
+from benchmark_utils.tasks import LoaderClassificationTask
+from benchmark_utils.vision import (Normalize, default_workers, eval_transform,
+                                    load_food101, subset, train_transform)
+
+
+class Dataset(BaseDataset):
+    """Food101 (101 classes, 75,750 training and 25,250 test images)
+    through torchvision: checksum-verified download, or a local copy. Fine-
+    tunes torchvision's ImageNet-1k weights of ``model`` ("vgg11": vgg11_bn
+    with classifier dropout 0.2, or "resnet18"), the last layer replaced.
+
+    Recipe (thesis section 4.3.2, the authors' finetune_with_best_args.py):
+    20 epochs, batch 256, lr 1e-4 (AdamW's best of a grid), weight decay
+    0.01, per-epoch cosine down to lr/10. The authors' training images are
+    resized to 256 and center-cropped to 224 like the test images, without
+    augmentation; ``augment=True`` uses the random resized crop and flip
+    instead.
+
+    The weights come from config.yml's ``data_paths: {pretrained: /dir}``
+    when the file (torchvision's name, e.g. resnet18-f37072fd.pth) is
+    there, else from torchvision's cache, downloading it if absent.
+    """
+
+    name = "food101"
+    data_key, data_marker = "food101", "food-101"
+    parameters = {"model": ["resnet18"], "epochs": [20],
+                  "batch_size": [256], "augment": [False],
+                  "precision": ["fp32"], "channels_last": [False],
+                  "n_workers": [None], "n_train": [None]}
+
+    def prepare(self):
+        load_food101(get_data_path(self.data_key), None, None, download=True)
+        load_pretrained_state(self.model, get_data_path("pretrained"))
+
+    def get_data(self):
+        train_tf = train_transform() if self.augment else eval_transform()
+        train, test, train_eval = load_food101(
+            get_data_path(self.data_key), train_tf, eval_transform())
+        n_classes = len(train.classes)
+        train = subset(train, self.n_train)
+        train_eval = subset(train_eval, self.n_train)
+        state = load_pretrained_state(self.model, get_data_path("pretrained"))
+        recipe = Recipe(batch_size=self.batch_size, epochs=self.epochs,
+                        lr=1e-4, weight_decay=0.01, schedule="cosine",
+                        min_lr_ratio=0.1, precision=self.precision,
+                        channels_last=bool(self.channels_last))
+        task = LoaderClassificationTask(
+            train, test, train_eval,
+            build_model=lambda n: build_pretrained_model(self.model, n, state),
+            recipe=recipe, n_classes=n_classes,
+            to_input=Normalize(channels_last=recipe.channels_last),
+            num_workers=(default_workers() if self.n_workers is None
+                         else int(self.n_workers)),
+            top5=True, description=f"Food101, pretrained {self.model}")
+        return dict(task=task)
