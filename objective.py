@@ -39,9 +39,17 @@ class Objective(BaseObjective):
         metrics = self.task.evaluate(model, running)
         metrics.update(step=progress["step"], epoch=progress["epoch"],
                        lr=progress["lr"],
-                       samples=progress["seen"],
                        diverged=int(progress["diverged"]),
                        budget_done=progress["budget_done"])
+        # Examples seen and training throughput, in the task's unit
+        # ("samples", or "tokens" for language models).
+        unit = getattr(self.task, "sample_unit", "samples")
+        seen, train_time = progress["seen"], progress["train_time"]
+        metrics[unit] = seen
+        metrics[f"{unit}_per_second"] = seen / train_time if train_time \
+            else 0.0
+        # The optimizer's own diagnostics (SophiaG: win_rate).
+        metrics.update(progress.get("optimizer_metrics", {}))
         return metrics
 
     def get_one_result(self):

@@ -32,12 +32,16 @@ def synchronize(device):
 def param_groups(model, weight_decay, decay_1d_params=True):
     """One group decayed with ``weight_decay``; with decay_1d_params=False,
     biases and norm weights (tensors of dim < 2) go to an undecayed group,
-    as in nanoGPT."""
+    as in nanoGPT, with the parameters the model names in its
+    ``no_weight_decay()`` (timm's convention; GPT's embeddings, as in the
+    INNAprop authors' GPT-2 code)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if decay_1d_params:
         return [{"params": params, "weight_decay": weight_decay}]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
+    names = getattr(model, "no_weight_decay", set)()
+    exempt = {id(p) for n, p in model.named_parameters() if n in names}
+    decay = [p for p in params if p.dim() >= 2 and id(p) not in exempt]
+    no_decay = [p for p in params if p.dim() < 2 or id(p) in exempt]
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
@@ -114,14 +118,17 @@ class Trainer:
         return self.diverged or self.budget_done >= 1
 
     def progress(self):
-        """What the objective reports besides the model's metrics."""
+        """What the objective reports besides the model's metrics, with the
+        optimizer's own where it has a ``metrics()`` method (SophiaG's win
+        rate)."""
         running = {k: (v.item() if torch.is_tensor(v) else v)
                    for k, v in self.running.items()}
+        optimizer_metrics = getattr(self.optimizer, "metrics", dict)()
         return dict(step=self.step, epoch=self.step / self.steps_per_epoch,
                     lr=self.optimizer.param_groups[0]["lr"],
                     diverged=self.diverged, budget_done=self.budget_done,
                     seen=self.seen, train_time=self.train_time,
-                    running=running)
+                    running=running, optimizer_metrics=optimizer_metrics)
 
     # -- training ----------------------------------------------------------
     def train_stage(self):
@@ -140,9 +147,12 @@ class Trainer:
             if self._stream is None:
                 self._stream = self._endless_batches()
             while self.step < end and not self.diverged:
-                micro = [next(self._stream) for _ in range(r.grad_accum)]
-                self._optimizer_step(micro)
-                self._after_optimizer_step(micro[-1])
+                # Drawn one at a time, so that the next micro-batch is read
+                # while the device computes on this one.
+                last = self._optimizer_step(
+                    (next(self._stream) for _ in range(r.grad_accum)),
+                    r.grad_accum)
+                self._after_optimizer_step(last)
         self._check_finite()
         synchronize(self.device)
         self.train_time += time.perf_counter() - start
@@ -153,9 +163,9 @@ class Trainer:
         initialisation) on this trainer; meant for a throwaway trainer."""
         stream = self._endless_batches()
         for _ in range(steps):
-            micro = [next(stream) for _ in range(self.recipe.grad_accum)]
-            self._optimizer_step(micro)
-            self._after_optimizer_step(micro[-1])
+            n = self.recipe.grad_accum
+            last = self._optimizer_step((next(stream) for _ in range(n)), n)
+            self._after_optimizer_step(last)
         synchronize(self.device)
 
     def _train_epoch(self):
@@ -183,8 +193,10 @@ class Trainer:
             yield from self.loader.epoch(epoch)
             epoch += 1
 
-    def _optimizer_step(self, micro_batches):
-        n = len(micro_batches)
+    def _optimizer_step(self, micro_batches, n=None):
+        """One optimizer step over ``micro_batches`` (a list, or an
+        iterator of ``n`` batches); returns the last batch."""
+        n = len(micro_batches) if n is None else n
         for batch in micro_batches:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype,
                                 enabled=self.autocast_dtype is not None):
@@ -200,6 +212,7 @@ class Trainer:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
+        return batch
 
     def _after_optimizer_step(self, batch):
         if self.after_step is not None:

@@ -1,0 +1,47 @@
+import pydoc_data.topics
+from benchopt import BaseDataset
+
+from benchmark_utils.gpt import build_gpt
+from benchmark_utils.lm import LanguageModelingTask, auto_precision, \
+    byte_tokens
+from benchmark_utils.recipe import Recipe
+from benchmark_utils.trainer import default_device
+
+
+class Dataset(BaseDataset):
+    """Any local text file, byte-level tokens (vocabulary 256): a small GPT
+    trains on it with no download. The last 10% of the bytes are the
+    validation split. The default text is Python's own reference
+    documentation (pydoc_data/topics.py, about 750 kB, shipped with
+    CPython); choose another with -d "tokens[path=/some/file.txt]".
+
+    The recipe is nanoGPT's, scaled down: AdamW-style weight decay 0.1 not
+    on biases and norms, cosine schedule with linear warmup to lr / 10,
+    gradient clipping at 1.0.
+    """
+
+    name = "tokens"
+    parameters = {"path": [None], "model": ["tiny"], "max_steps": [1000],
+                  "batch_size": [16], "grad_accum": [1], "block_size": [128],
+                  "warmup": [100], "eval_every": [100], "eval_batches": [20],
+                  "precision": ["auto"], "compile": [False]}
+
+    def get_data(self):
+        path = self.path or pydoc_data.topics.__file__
+        train, val = byte_tokens(path)
+        precision = self.precision
+        if precision == "auto":
+            precision = auto_precision(default_device())
+        recipe = Recipe(
+            batch_size=self.batch_size, max_steps=self.max_steps, lr=1e-3,
+            weight_decay=0.1, schedule="cosine_warmup", schedule_unit="step",
+            warmup=self.warmup, min_lr_ratio=0.1, eval_every=self.eval_every,
+            grad_accum=self.grad_accum, grad_clip=1.0, decay_1d_params=False,
+            precision=precision, compile=self.compile)
+        task = LanguageModelingTask(
+            train, val, recipe=recipe, block_size=self.block_size,
+            build_model=lambda: build_gpt(self.model, vocab_size=256,
+                                          block_size=self.block_size),
+            eval_batches=self.eval_batches,
+            description=f"bytes of {path}, GPT {self.model}")
+        return dict(task=task)
