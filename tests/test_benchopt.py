@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 BENCH_FILES = ["objective.py", "config.yml", "test_config.py", "datasets", "solvers",
-               "benchmark_utils", "configs"]
+               "benchmark_utils", "configs", "plots"]
 
 
 @pytest.fixture

@@ -1,0 +1,67 @@
+import numpy as np
+from benchopt import BasePlot
+
+from benchmark_utils import offline_html
+from benchmark_utils.results import (FINAL_METRICS, final_columns,
+                                     final_metrics, higher_is_better,
+                                     metric_label, short_names)
+
+# benchopt imports every file of plots/ before it writes an HTML page: make
+# those pages render with no network (see benchmark_utils/offline_html.py).
+offline_html.install()
+
+
+def fmt(value, column):
+    return f"{value:.2f}" if higher_is_better(column) else f"{value:.4g}"
+
+
+class Plot(BasePlot):
+    """Thesis Tables 4.2 and 4.3: each solver's test top-1 (and top-5)
+    accuracy and losses at the end of training, mean +- standard deviation
+    over seeds; the best mean of each column in bold."""
+
+    name = "final_metrics"
+    type = "table"
+    options = {"dataset": ..., "objective": ...}
+
+    def plot(self, df, dataset, objective):
+        df = df[(df["dataset_name"] == dataset)
+                & (df["objective_name"] == objective)]
+        columns = final_columns(df)
+        table = final_metrics(df, columns)
+        best = {c: (table[c].max() if higher_is_better(c) else table[c].min())
+                for c in columns}
+        names = short_names(table.index)
+        rows = []
+        for solver, row in table.iterrows():
+            cells = [names[solver]]
+            for c in columns:
+                mean, std = row[c], row[f"{c}:std"]
+                if not np.isfinite(mean):
+                    cells.append("-")
+                    continue
+                text = fmt(mean, c)
+                if np.isfinite(std):
+                    text += f" ± {fmt(std, c)}"
+                cells.append(f"**{text}**" if mean == best[c] else text)
+            seeds = f"{int(row.n_seeds)}"
+            notes = [f"{int(n)} {what}" for n, what in (
+                (row.n_diverged, "diverged"), (row.n_cut, "cut short")) if n]
+            if notes:
+                seeds += f" ({', '.join(notes)})"
+            rows.append(cells + [seeds])
+        return rows
+
+    def get_metadata(self, df, dataset, objective):
+        part = df[(df["dataset_name"] == dataset)
+                  & (df["objective_name"] == objective)]
+        columns = [FINAL_METRICS.get(c, metric_label(c))
+                   for c in final_columns(part)]
+        return {
+            "title": f"{objective}\nData: {dataset}\nAt the last evaluation, "
+                     "mean ± standard deviation over seeds (diverged seeds "
+                     "left out)",
+            "columns": ["solver", *columns, "seeds"],
+            "default_order_column": 0,
+            "default_order_ascending": True,
+        }
