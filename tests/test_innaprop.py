@@ -306,3 +306,24 @@ def test_psi_starts_at_one_minus_alpha_beta_theta():
         expected_psi = (1 - 0.01 / 0.5) * (0.85 * t0) \
             + 0.01 * (1 / 0.5 - 0.3) * lam_theta
         torch.testing.assert_close(opt.state[p]["psi"], expected_psi)
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+def test_parameters_without_gradient_are_left_alone(foreach):
+    """A tensor with no gradient at a step is not updated and its state
+    does not advance, at the first steps as later (the foreach path caches
+    its state lists while every parameter has a gradient)."""
+    model = make_model(torch.float64)
+    opt = INNAprop(model.parameters(), lr=0.01, foreach=foreach)
+    x = torch.randn(8, 5, dtype=torch.float64)
+    frozen = model[2].weight
+    for k in range(6):
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        if k in (0, 3):
+            frozen.grad = None
+        before = frozen.detach().clone()
+        opt.step()
+        assert torch.equal(before, frozen) == (k in (0, 3))
+    assert opt.state[frozen]["step"].item() == 4
+    assert opt.state[model[0].weight]["step"].item() == 6

@@ -9,10 +9,10 @@ foreach path makes about 23 (AdamW's, 22).
 All the tensors of a bucket (same device, dtype and step) go to a single
 launch. Small int64 tables give, per tensor, its four data pointers and its
 size, and per program, the tensor and the offset of the BLOCK elements it
-updates. The block tables depend on the tensors' shapes, layouts and
-alignments, the pointer table on their addresses: both are cached, and
+updates. Both tables are cached, keyed by the tensors' addresses and sizes, and
 rebuilt (and copied to the device without a host sync) only when these
-change. The step's scalars travel in a small tensor of the compute dtype,
+change: a step's host work is little more than reading the addresses and
+launching the kernel. The step's scalars travel in a small tensor of the compute dtype,
 so float64 runs keep float64 coefficients.
 
 Tensors the kernel cannot treat as flat arrays (different strides between a
@@ -174,6 +174,16 @@ def _blocks(tensor_lists, device):
     return ok, rest, tables
 
 
+def _plan(tensor_lists, addresses, device):
+    """Block tables and pointer table of a set of tensors (cache miss)."""
+    ok, rest, tables = _blocks(tensor_lists, device)
+    n = len(tensor_lists[0])
+    # Per tensor, its four pointers: parameter, gradient, exp_avg_sq, psi.
+    taken = [addresses[k * n + i] for i in ok for k in range(4)]
+    ptrs = _to_device(taken, torch.int64, device) if ok else None
+    return ok, rest, tables, ptrs
+
+
 def innaprop_step(params, grads, exp_avg_sqs, psis, *, sigma, eps, psi_keep,
                   psi_take, c_theta, c_psi, c_grad):
     """Update, in one launch, the tensors (same device and dtype) that the
@@ -191,19 +201,16 @@ def innaprop_step(params, grads, exp_avg_sqs, psis, *, sigma, eps, psi_keep,
             "interpreter: set TRITON_INTERPRET=1 before importing it), got a "
             f"{device.type} tensor.")
     tensor_lists = (params, grads, exp_avg_sqs, psis)
-    addresses = [t.data_ptr() for ts in zip(*tensor_lists) for t in ts]
-    # The block tables depend on shapes, layouts and alignments only; the
-    # address table changes when a tensor moves (gradients reallocated at
-    # other addresses): both are cached and rebuilt only when they change.
-    layout = (device, BLOCK, tuple(p.shape for p in params),
-              tuple(t.stride() for lst in tensor_lists for t in lst),
-              tuple(a % 16 == 0 for a in addresses))
-    ok, rest, tables = _cached(layout, lambda: _blocks(tensor_lists, device))
+    # The host work of a step is this key: the step is launch-bound on
+    # GPT-2-sized models, so everything else is cached by it. Tensors alive
+    # at given addresses keep their sizes; gradients reallocated at the same
+    # addresses keep their parameters' layout (autograd's layout contract).
+    addresses = tuple([t.data_ptr() for lst in tensor_lists for t in lst])
+    key = (device, BLOCK, addresses, tuple([p.numel() for p in params]))
+    ok, rest, tables, ptrs = _cached(key, lambda: _plan(tensor_lists,
+                                                        addresses, device))
     if not ok:
         return rest
-    taken = tuple(addresses[4 * i + k] for i in ok for k in range(4))
-    ptrs = _cached((device, taken),
-                   lambda: _to_device(taken, torch.int64, device))
 
     fp64 = dtype == torch.float64
     coefs = _to_device([sigma, 1 - sigma, eps, psi_keep, psi_take, c_theta,

@@ -86,9 +86,15 @@ class INNAprop(Optimizer):
     def add_param_group(self, param_group):
         super().add_param_group(param_group)
         _check_group(self.param_groups[-1])
+        self._lists = {}
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self._lists = {}    # the state tensors are new objects
 
     def __setstate__(self, state):
         super().__setstate__(state)
+        self._lists = {}
         for group in self.param_groups:
             group.setdefault("foreach", None)
             group.setdefault("fused", None)
@@ -102,6 +108,20 @@ class INNAprop(Optimizer):
                 s["step"] = s["step"].cpu()
 
     def _init_group(self, group, params, grads, steps, exp_avg_sqs, psis):
+        # The state lists of a group change only when a parameter gets its
+        # first gradient: reuse them while every parameter has one (the
+        # host's work per step matters for the fused path).
+        cached = getattr(self, "_lists", {}).get(id(group))
+        if (cached is not None and cached[0] is group["params"]
+                and len(cached[1]) == len(group["params"])):
+            group_grads = [p.grad for p in group["params"]]
+            if not any(g is None for g in group_grads):
+                params += cached[1]
+                grads += group_grads
+                steps += cached[2]
+                exp_avg_sqs += cached[3]
+                psis += cached[4]
+                return
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -122,6 +142,12 @@ class INNAprop(Optimizer):
             steps.append(state["step"])
             exp_avg_sqs.append(state["exp_avg_sq"])
             psis.append(state["psi"])
+        if len(params) == len(group["params"]):
+            if not hasattr(self, "_lists"):
+                self._lists = {}
+            self._lists[id(group)] = (group["params"], list(params),
+                                      list(steps), list(exp_avg_sqs),
+                                      list(psis))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -329,9 +355,14 @@ def _fused_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha,
         check_fused_supported(d_params[0])
         _increment(d_steps)
         # Tensors added to the group later have their own step count.
-        by_step = {}
-        for i, s in enumerate(d_steps):
-            by_step.setdefault(s.item(), []).append(i)
+        counts = torch.stack(d_steps)
+        first = counts[0].item()
+        if bool((counts == first).all()):
+            by_step = {first: range(len(d_steps))}
+        else:
+            by_step = {}
+            for i, s in enumerate(counts.tolist()):
+                by_step.setdefault(s, []).append(i)
         for step, idx in by_step.items():
             sqrt_bc = math.sqrt(1 - sigma ** step)
             lists = [d_params, d_grads, d_v, d_psi]
