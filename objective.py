@@ -1,5 +1,6 @@
 from benchopt import BaseObjective
 
+from benchmark_utils import distributed
 from benchmark_utils.solver import TrainingBudgetCriterion
 from benchmark_utils.trainer import default_device
 
@@ -25,7 +26,7 @@ class Objective(BaseObjective):
     stopping_criterion = TrainingBudgetCriterion()
 
     def set_data(self, task):
-        self.task = task.to(default_device())
+        self.task = task.to(distributed.local_device(default_device()))
 
     def get_objective(self):
         # Same seed for every solver of a repetition: same initial weights,
@@ -36,6 +37,8 @@ class Objective(BaseObjective):
     def evaluate_result(self, model, progress):
         running = progress["running"] if self.train_metrics == "running" \
             else None
+        # Data-parallel runs: every process evaluates its share.
+        distributed.command("evaluate", running)
         metrics = self.task.evaluate(model, running)
         metrics.update(step=progress["step"], epoch=progress["epoch"],
                        lr=progress["lr"],

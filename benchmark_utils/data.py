@@ -3,15 +3,33 @@ or from image files decoded by DataLoader workers.
 
 The data order of a run is a pure function of (seed, epoch): every solver of a
 repetition sees the same batches, and a resumed run sees the batches it would
-have seen.
+have seen. Every loader can start an epoch at any batch (``start``, to resume
+a run there) and, in a data-parallel run, yield only this process's share of
+each batch (``shard = (rank, world_size)``); the union of the shards is the
+batch a single process would have drawn, augmentations included.
 """
 import torch
 
 
-def epoch_generator(seed, epoch, device):
+def epoch_generator(seed, epoch, device, batch=None):
+    """The generator of an epoch (its order), or of one of its batches (its
+    augmentation): each batch draws from its own, so that any batch can be
+    produced without the ones before it."""
     gen = torch.Generator(device=device)
-    gen.manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2 ** 63))
+    key = int(seed) * 1_000_003 + int(epoch)
+    if batch is not None:
+        key = key * 1_000_033 + int(batch) + 1
+    gen.manual_seed(key % (2 ** 63))
     return gen
+
+
+def shard_slice(n, shard):
+    """This process's contiguous part of ``n`` items, for shard = (rank,
+    world_size); sizes differ by at most one."""
+    if shard is None:
+        return slice(0, n)
+    rank, world = shard
+    return slice(n * rank // world, n * (rank + 1) // world)
 
 
 class TensorLoader:
@@ -27,6 +45,7 @@ class TensorLoader:
         self.seed = seed
         self.transform = transform
         self.drop_last = drop_last
+        self.shard = None
 
     def __len__(self):
         n = len(self.x)
@@ -34,22 +53,29 @@ class TensorLoader:
             return n // self.batch_size
         return -(-n // self.batch_size)
 
-    def epoch(self, epoch):
-        """Yield the batches of epoch ``epoch`` (0-based)."""
+    def epoch(self, epoch, start=0):
+        """Yield the batches of epoch ``epoch`` (0-based), from batch
+        ``start`` on."""
         device = self.x.device
         gen = epoch_generator(self.seed, epoch, device)
         order = torch.randperm(len(self.x), generator=gen, device=device)
-        for i in range(len(self)):
+        for i in range(start, len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             xb, yb = self.x[idx], self.y[idx]
             if self.transform is not None:
-                xb = self.transform(xb, gen)
-            yield xb, yb
+                # The whole batch is augmented, then sharded: the draws are
+                # those of a single process.
+                xb = self.transform(xb, epoch_generator(self.seed, epoch,
+                                                        device, batch=i))
+            part = shard_slice(len(yb), self.shard)
+            yield xb[part], yb[part]
 
 
-def batches(x, y, batch_size, transform=None):
-    """Unshuffled batches for evaluation."""
-    for i in range(0, len(x), batch_size):
+def batches(x, y, batch_size, transform=None, shard=None):
+    """Unshuffled batches for evaluation (with ``shard``, every world_size-th
+    batch from the rank-th: a data-parallel process's share)."""
+    rank, world = shard or (0, 1)
+    for i in range(rank * batch_size, len(x), world * batch_size):
         xb = x[i:i + batch_size]
         if transform is not None:
             xb = transform(xb, None)
@@ -156,6 +182,7 @@ class DatasetLoader:
         self.num_workers = num_workers
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.shard = None
 
     def __len__(self):
         n = len(self.dataset)
@@ -163,18 +190,20 @@ class DatasetLoader:
             return n // self.batch_size
         return -(-n // self.batch_size)
 
-    def epoch(self, epoch):
-        """Yield the batches of epoch ``epoch`` (0-based), on the device."""
+    def epoch(self, epoch, start=0):
+        """Yield the batches of epoch ``epoch`` (0-based), from batch
+        ``start`` on, on the device. Each process decodes only its shard."""
         n = len(self.dataset)
         gen = epoch_generator(self.seed, epoch, "cpu")
         order = (torch.randperm(n, generator=gen) if self.shuffle
                  else torch.arange(n))
         seeds = torch.randint(0, 2 ** 62, (n,), generator=gen)
         keys = list(zip(order.tolist(), seeds.tolist()))
-        if self.drop_last:
-            keys = keys[:len(self) * self.batch_size]
+        bs = self.batch_size
+        batches = [keys[i * bs:(i + 1) * bs] for i in range(start, len(self))]
+        batches = [b[shard_slice(len(b), self.shard)] for b in batches]
         loader = torch.utils.data.DataLoader(
-            self.dataset, batch_size=self.batch_size, sampler=keys,
+            self.dataset, batch_sampler=batches,
             num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=4 if self.num_workers else None)

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark_utils.data import epoch_generator
+from benchmark_utils import distributed
+from benchmark_utils.data import epoch_generator, shard_slice
 
 VAL_SEED = 1234        # fixed: every run is judged on the same tokens
 TRAIN_EVAL_SEED = 4321
@@ -68,8 +69,10 @@ def random_starts(n_tokens, block_size, shape, generator):
 class WindowLoader:
     """Random training windows, ``batch_size`` per batch. An "epoch" is
     as many batches as hold the training tokens once (windows are drawn
-    with replacement, as nanoGPT does); its windows are a pure function of
-    (seed, epoch)."""
+    with replacement, as nanoGPT does); each batch's windows are a pure
+    function of (seed, epoch, batch), so that an epoch can start anywhere
+    (``start``, to resume a run) and a data-parallel process reads only its
+    ``shard`` of each batch."""
 
     def __init__(self, source, batch_size, block_size, seed, device):
         self.source = source
@@ -78,17 +81,19 @@ class WindowLoader:
         n = len(read_tokens(source))
         self.n_tokens = n
         self.n_batches = max(1, (n - 1) // (batch_size * block_size))
+        self.shard = None
 
     def __len__(self):
         return self.n_batches
 
-    def epoch(self, epoch):
+    def epoch(self, epoch, start=0):
         tokens = read_tokens(self.source)
-        gen = epoch_generator(self.seed, epoch, "cpu")
-        for _ in range(self.n_batches):
+        for i in range(start, self.n_batches):
+            gen = epoch_generator(self.seed, epoch, "cpu", batch=i)
             starts = random_starts(self.n_tokens, self.block_size,
                                    (self.batch_size,), gen)
-            yield windows(tokens, starts, self.block_size, self.device)
+            part = shard_slice(self.batch_size, self.shard)
+            yield windows(tokens, starts[part], self.block_size, self.device)
 
 
 def auto_precision(device):
@@ -194,13 +199,15 @@ class LanguageModelingTask:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(
             self.recipe.precision)
         total = torch.zeros((), device=self.device, dtype=torch.float64)
-        for batch_starts in starts:
+        rank, world = distributed.shard() or (0, 1)
+        for batch_starts in starts[rank::world]:
             x, y = windows(tokens, batch_starts, self.block_size, self.device)
             with torch.autocast(self.device.type, dtype=dtype,
                                 enabled=dtype is not None):
                 logits = model(x)
             total += F.cross_entropy(logits.flatten(0, 1).float(),
                                      y.flatten(), reduction="sum")
+        total = distributed.all_reduce_sum(total)  # each process's share
         return total.item() / starts.numel() / self.block_size
 
 

@@ -16,12 +16,18 @@ A solver plugin is a small file:
 
 ``lr`` and ``weight_decay`` left to None take the dataset's recipe.
 """
+import hashlib
+import os
 import sys
 import time
+from functools import lru_cache
+from pathlib import Path
 
 from benchopt import BaseSolver
 from benchopt.stopping_criterion import StoppingCriterion
 
+from benchmark_utils import distributed
+from benchmark_utils.checkpoint import CheckpointStore
 from benchmark_utils.trainer import Trainer
 
 
@@ -66,7 +72,8 @@ class TrainingSolver(BaseSolver):
     requirements = ["pip::torch"]
 
     # Solvers whose algorithm needs extra passes (Sophia) override this with
-    # a method (trainer, batch) -> None, run after every optimizer step.
+    # a method (trainer, batches) -> None, run after every optimizer step
+    # with the step's micro-batches.
     after_step = None
 
     def make_optimizer(self, params, lr, weight_decay):
@@ -85,10 +92,20 @@ class TrainingSolver(BaseSolver):
         # training, with the optimizer's own message.
         self._new_trainer()
 
+    def _trainer_spec(self):
+        """What every process needs to build this run's trainer."""
+        return (self.task, self.make_optimizer,
+                dict(seed=self.seed, lr=self.run_lr,
+                     weight_decay=self.run_weight_decay,
+                     after_step=self.after_step))
+
     def _new_trainer(self):
-        self.trainer = Trainer(self.task, self.make_optimizer, self.seed,
-                               self.run_lr, self.run_weight_decay,
-                               after_step=self.after_step)
+        n_procs = distributed.requested_processes()
+        if n_procs > 1:
+            distributed.spawn_workers(n_procs, self.task.device)
+        task, make_optimizer, kwargs = spec = self._trainer_spec()
+        distributed.command("setup", spec)
+        self.trainer = Trainer(task, make_optimizer, **kwargs)
 
     def warm_up(self):
         # Untimed, once per solver: compile the model (and any compiled
@@ -96,9 +113,9 @@ class TrainingSolver(BaseSolver):
         # trainer so that the measured run starts from the same fresh state.
         if self.task.device.type == "cuda" or self.task.recipe.compile:
             start = time.perf_counter()
-            Trainer(self.task, self.make_optimizer, self.seed, self.run_lr,
-                    self.run_weight_decay, after_step=self.after_step
-                    ).warm_up()
+            task, make_optimizer, kwargs = spec = self._trainer_spec()
+            distributed.command("warm_up", spec)
+            Trainer(task, make_optimizer, **kwargs).warm_up()
             self.warm_up_time = time.perf_counter() - start
             print(f"\n{self}: warm-up (compilation, autotuning) took "
                   f"{self.warm_up_time:.1f} s, outside the timed runs.",
@@ -111,14 +128,23 @@ class TrainingSolver(BaseSolver):
 
     def run(self, callback):
         trainer = self.trainer
-        while callback():
+        store = self._checkpoint_store(callback)
+        # A crashed or interrupted run restarts from its last evaluation.
+        resumed = store is not None and self._resume(store, callback)
+        while resumed or callback():
+            if not resumed:
+                self._save(store, callback)
+            resumed = False
             if trainer.finished:
                 break
+            distributed.command("train")
             trainer.train_stage()
         if trainer.diverged:
             print(f"\n{self} diverged at step {trainer.step} (non-finite "
                   "loss); its curve stops there.", file=sys.stderr,
                   flush=True)
+        if store is not None and trainer.finished:
+            store.clear()   # benchopt caches the finished run's results
 
     def get_result(self):
         return dict(model=self.trainer.model,
@@ -127,3 +153,81 @@ class TrainingSolver(BaseSolver):
     def get_next(self, stop_val):
         # Evaluate at every stage: once per eval_every epochs or steps.
         return stop_val + 1
+
+    # -- checkpoints -------------------------------------------------------
+    def _checkpoint_store(self, callback):
+        """This run's checkpoints: keyed by the dataset, objective, solver
+        (with their parameters), seed, repetition and code. None for
+        benchopt's test runs (no run metadata) or INNAPROP_CHECKPOINTS=0."""
+        meta = getattr(callback, "meta", None)
+        if not meta or os.environ.get("INNAPROP_CHECKPOINTS", "1") == "0":
+            return None
+        root = os.environ.get("INNAPROP_CHECKPOINT_DIR") or (
+            Path(__file__).resolve().parents[1] / "checkpoints")
+        return CheckpointStore(
+            root, dataset=meta["dataset_name"],
+            objective=meta["objective_name"], solver=meta["solver_name"],
+            seed=self.seed, repetition=meta["idx_rep"],
+            code=_code_version(type(self)))
+
+    def _save(self, store, callback):
+        """Checkpoint after an evaluation, outside the timed region."""
+        if store is None:
+            return
+        store.save(dict(trainer=self.trainer.state_dict(),
+                        callback=_callback_state(callback)),
+                   index=callback.it)
+        callback.time_callback = time.perf_counter()
+
+    def _resume(self, store, callback):
+        state = store.load()
+        if state is None:
+            return False
+        self.trainer.load_state_dict(state["trainer"])
+        distributed.command("load", str(store.loaded_path))
+        _restore_callback(callback, state["callback"])
+        print(f"\n{self}: resumed from its checkpoint at step "
+              f"{self.trainer.step} (epoch {self.trainer.epoch}), "
+              f"{len(callback.curve)} evaluations already done.",
+              file=sys.stderr, flush=True)
+        return True
+
+
+# benchopt 1.10's callback (benchopt/callback.py) keeps the curve and its
+# clock in these attributes; a resumed run continues them, so that the final
+# curve has every point once and times that exclude the lost work.
+def _callback_state(callback):
+    criterion = callback.stopping_criterion
+    return dict(curve=list(callback.curve), it=callback.it,
+                next_stopval=callback.next_stopval,
+                time_iter=callback.time_iter,
+                last_it_log=callback._last_it_log,
+                n_eval=criterion.n_eval, rho=criterion.rho)
+
+
+def _restore_callback(callback, state):
+    callback.curve[:] = state["curve"]
+    callback.it = state["it"]
+    callback.next_stopval = state["next_stopval"]
+    callback.time_iter = state["time_iter"]
+    callback._last_it_log = state["last_it_log"]
+    callback.stopping_criterion.n_eval = state["n_eval"]
+    callback.stopping_criterion.rho = state["rho"]
+    callback.time_callback = time.perf_counter()
+
+
+@lru_cache(maxsize=None)
+def _code_version(solver_class):
+    """A hash of the code a run executes (shared code, the solver's file,
+    the datasets, the objective): a checkpoint of other code is not
+    resumed."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(root.glob("benchmark_utils/**/*.py")) + sorted(
+        root.glob("datasets/*.py")) + [root / "objective.py"]
+    solver_file = getattr(solver_class, "_module_filename", None)
+    if solver_file is not None:
+        files.append(Path(solver_file))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]

@@ -9,6 +9,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+from benchmark_utils import distributed
 from benchmark_utils.data import DatasetLoader, TensorLoader, batches
 
 
@@ -49,6 +50,14 @@ class ClassificationTask:
     @property
     def device(self):
         return self.x_train.device
+
+    def __getstate__(self):
+        # Sent to another process (data parallelism) with its data on the
+        # CPU: each process moves it to its own device.
+        state = self.__dict__.copy()
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            state[name] = state[name].cpu()
+        return state
 
     def build_model(self):
         return self._build_model(self.n_classes)
@@ -107,7 +116,8 @@ class ClassificationTask:
         ("train" or "test"), on the device."""
         x, y = ((self.x_train, self.y_train) if split == "train"
                 else (self.x_test, self.y_test))
-        return batches(x, y, self.eval_batch_size, self.transform)
+        return batches(x, y, self.eval_batch_size, self.transform,
+                       distributed.shard())
 
     def _autocast(self):
         # Evaluate in the precision the model trains in.
@@ -130,7 +140,11 @@ class ClassificationTask:
                 F.cross_entropy(logits, yb, reduction="sum").double(),
                 top[:, 0].sum().double(), top.any(1).sum().double()])
             n += len(yb)
-        loss, correct, top5 = sums.tolist()
+        # Data-parallel: each process evaluated its share; add them up.
+        totals = distributed.all_reduce_sum(torch.cat([
+            sums, torch.tensor([n], dtype=torch.float64, device=self.device)
+        ]))
+        loss, correct, top5, n = totals.tolist()
         return dict(loss=loss / n, acc=correct / n, top5=top5 / n)
 
 
@@ -183,4 +197,5 @@ class LoaderClassificationTask(ClassificationTask):
         loader = DatasetLoader(data, self.eval_batch_size, 0, self.device,
                                self.to_input, self.num_workers,
                                shuffle=False)
+        loader.shard = distributed.shard()
         return loader.epoch(0)

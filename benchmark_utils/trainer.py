@@ -3,21 +3,31 @@
 A solver only says how to build its optimizer (and, for methods that need
 extra passes such as Sophia, what to do after a step). Everything else here is
 identical for every solver: model initialisation, data order, recipe (batch
-size, budget, weight decay, schedule, clipping, precision), and divergence
-handling.
+size, budget, weight decay, schedule, clipping, precision), divergence
+handling, checkpoints (``state_dict``) and data parallelism.
+
+Data parallelism (see distributed.py): every process builds the same
+trainer; the model is wrapped in DistributedDataParallel, each process takes
+its share of every batch (the global batch stays the recipe's), and the sums
+behind the training metrics are added up across processes at the end of each
+stage.
 """
+import contextlib
 import math
+import os
+import random
 import time
 
+import numpy as np
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from benchmark_utils import distributed
 from benchmark_utils.recipe import lr_factor
 
 
 def default_device():
     """CUDA when present, else CPU; INNAPROP_DEVICE=cpu forces the CPU."""
-    import os
     forced = os.environ.get("INNAPROP_DEVICE")
     if forced:
         return torch.device(forced)
@@ -57,9 +67,9 @@ class Trainer:
         seed: seeds the model initialisation and the data order; the same
             seed gives every solver the same start and the same batches.
         lr, weight_decay: the run's values (the recipe's unless overridden).
-        after_step: optional callable(trainer, batch) run after each
-            optimizer step, inside the timed region (Sophia's Hessian
-            refresh).
+        after_step: optional callable(trainer, batches) run after each
+            optimizer step with the step's micro-batches, inside the timed
+            region (Sophia's Hessian refresh).
     """
 
     def __init__(self, task, make_optimizer, seed, lr, weight_decay,
@@ -68,20 +78,30 @@ class Trainer:
         self.recipe = recipe = task.recipe
         self.device = task.device
         self.after_step = after_step
+        self.shard = distributed.shard()
 
         torch.manual_seed(seed)
         model = task.build_model().to(self.device)
         if recipe.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        # Compiled lazily at the first step: TrainingSolver.warm_up runs a
-        # throwaway trainer first so compilation stays out of timed runs.
-        self.forward_model = torch.compile(model) if recipe.compile else model
+        self.forward_model = model
+        if self.shard is not None:
+            # Gradients averaged across processes in backward.
+            self.forward_model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=([self.device.index]
+                                   if self.device.type == "cuda" else None))
+        if recipe.compile:
+            # Compiled lazily at the first step: TrainingSolver.warm_up runs
+            # a throwaway trainer first so compilation stays out of timed
+            # runs.
+            self.forward_model = torch.compile(self.forward_model)
         self.optimizer = make_optimizer(
             param_groups(model, weight_decay, recipe.decay_1d_params),
             lr, weight_decay)
 
         self.loader = task.train_loader(seed)
+        self.loader.shard = self.shard
         self.batches_per_epoch = len(self.loader)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch
                                          / recipe.grad_accum)
@@ -103,6 +123,7 @@ class Trainer:
         self.train_time = 0.0    # seconds spent in train_stage
         self.diverged = False
         self._stream = None      # endless batches (step budgets)
+        self._stream_pos = (0, 0)  # (epoch, batch) the stream reads next
         self._reset_running()
 
     # -- progress --------------------------------------------------------
@@ -145,14 +166,18 @@ class Trainer:
         else:
             end = min(r.max_steps, self.step + r.eval_every)
             if self._stream is None:
-                self._stream = self._endless_batches()
+                self._stream = self._endless_batches(*self._stream_pos)
             while self.step < end and not self.diverged:
                 # Drawn one at a time, so that the next micro-batch is read
                 # while the device computes on this one.
-                last = self._optimizer_step(
+                self._optimizer_step(
                     (next(self._stream) for _ in range(r.grad_accum)),
                     r.grad_accum)
-                self._after_optimizer_step(last)
+        # Every process's sums, so that all agree on the metrics and on
+        # divergence.
+        self.running = {k: distributed.all_reduce_sum(
+            torch.as_tensor(v, dtype=torch.float64, device=self.device))
+            for k, v in sorted(self.running.items())}
         self._check_finite()
         synchronize(self.device)
         self.train_time += time.perf_counter() - start
@@ -164,8 +189,7 @@ class Trainer:
         stream = self._endless_batches()
         for _ in range(steps):
             n = self.recipe.grad_accum
-            last = self._optimizer_step((next(stream) for _ in range(n)), n)
-            self._after_optimizer_step(last)
+            self._optimizer_step((next(stream) for _ in range(n)), n)
         synchronize(self.device)
 
     def _train_epoch(self):
@@ -174,34 +198,42 @@ class Trainer:
             micro.append(batch)
             if len(micro) == self.recipe.grad_accum:
                 self._optimizer_step(micro)
-                self._after_optimizer_step(micro[-1])
                 micro = []
                 if self.diverged:
                     return
         if micro:
             self._optimizer_step(micro)
-            self._after_optimizer_step(micro[-1])
             if self.diverged:
                 return
         self.epoch += 1
         if self.recipe.schedule_unit == "epoch":
             self.scheduler.step()
 
-    def _endless_batches(self):
-        epoch = 0
+    def _endless_batches(self, epoch=0, start=0):
         while True:
-            yield from self.loader.epoch(epoch)
-            epoch += 1
+            for i, batch in enumerate(self.loader.epoch(epoch, start),
+                                      start):
+                self._stream_pos = (epoch, i + 1)
+                yield batch
+            epoch, start = epoch + 1, 0
 
     def _optimizer_step(self, micro_batches, n=None):
         """One optimizer step over ``micro_batches`` (a list, or an
-        iterator of ``n`` batches); returns the last batch."""
+        iterator of ``n`` batches), then the solver's hook and the
+        schedule."""
         n = len(micro_batches) if n is None else n
+        seen = []
         for batch in micro_batches:
-            with torch.autocast(self.device.type, dtype=self.autocast_dtype,
-                                enabled=self.autocast_dtype is not None):
-                loss, sums = self.task.loss(self.forward_model, batch)
-            self.scaler.scale(loss / n).backward()
+            seen.append(batch)
+            # DDP: all-reduce the gradients only with the last micro-batch.
+            sync = len(seen) == n or self.shard is None
+            with (self.forward_model.no_sync() if not sync
+                  else contextlib.nullcontext()):
+                with torch.autocast(self.device.type,
+                                    dtype=self.autocast_dtype,
+                                    enabled=self.autocast_dtype is not None):
+                    loss, sums = self.task.loss(self.forward_model, batch)
+                self.scaler.scale(self._weighted(loss, sums) / n).backward()
             for k, v in sums.items():
                 self.running[k] = self.running.get(k, 0) + v
         if self.recipe.grad_clip is not None:
@@ -212,16 +244,31 @@ class Trainer:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        return batch
-
-    def _after_optimizer_step(self, batch):
         if self.after_step is not None:
-            self.after_step(self, batch)
+            self.after_step(self, seen)
         if self.recipe.schedule_unit == "step":
             self.scheduler.step()
         # A host sync per step is free on CPU; on GPU check every 25 steps.
-        if self.device.type != "cuda" or self.step % 25 == 0:
+        # Data-parallel processes check together, at the end of the stage.
+        if self.shard is None and (self.device.type != "cuda"
+                                   or self.step % 25 == 0):
             self._check_finite()
+
+    def _weighted(self, loss, sums):
+        """The loss whose gradient, averaged by DDP over the processes, is
+        that of the mean over the whole batch, even when the shards differ
+        in size (the last batch of an epoch)."""
+        if self.shard is None:
+            return loss
+        count = sums["count"]   # a Python number: no host sync
+        if count == 0:
+            raise RuntimeError(
+                "A batch too small to give every one of the "
+                f"{self.shard[1]} processes an example; use fewer processes "
+                "or a batch size that leaves a larger last batch.")
+        total = distributed.all_reduce_sum(torch.tensor(
+            float(count), device=self.device))
+        return loss * (count * self.shard[1] / total)
 
     def _check_finite(self):
         loss = self.running.get("loss")
@@ -231,3 +278,38 @@ class Trainer:
     def _reset_running(self):
         # Sums over the current stage, named by the task's loss().
         self.running = {}
+
+    # -- checkpoints ---------------------------------------------------------
+    def state_dict(self):
+        """Everything a resumed run needs to continue exactly: weights,
+        optimizer, schedule, loss scaler, progress, data position and random
+        number generators."""
+        return dict(
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict(),
+            step=self.step, epoch=self.epoch, seen=self.seen,
+            train_time=self.train_time, diverged=self.diverged,
+            stream_pos=self._stream_pos,
+            rng=dict(torch=torch.get_rng_state(),
+                     cuda=(torch.cuda.get_rng_state_all()
+                           if torch.cuda.is_available() else None),
+                     python=random.getstate(),
+                     numpy=np.random.get_state()))
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        for key in ("step", "epoch", "seen", "train_time", "diverged"):
+            setattr(self, key, state[key])
+        self._stream_pos = tuple(state["stream_pos"])
+        self._stream = None
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])

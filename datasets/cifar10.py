@@ -1,3 +1,5 @@
+from functools import partial
+
 import torch
 from benchopt import BaseDataset
 from benchopt.config import get_data_path
@@ -44,7 +46,7 @@ class Dataset(BaseDataset):
                         channels_last=bool(self.channels_last))
         task = ClassificationTask(
             x, y, x_test, y_test,
-            build_model=lambda n: build_cifar_model(self.model, n),
+            build_model=partial(build_cifar_model, self.model),
             recipe=recipe, n_classes=10,
             transform=ImageAugment(MEAN, STD,
                                    channels_last=recipe.channels_last),

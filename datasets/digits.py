@@ -1,3 +1,5 @@
+from functools import partial
+
 import torch
 from benchopt import BaseDataset
 from sklearn.datasets import load_digits
@@ -31,6 +33,6 @@ class Dataset(BaseDataset):
                         lr=1e-3, weight_decay=0.01, schedule="cosine")
         task = ClassificationTask(
             x[~test], y[~test], x[test], y[test],
-            build_model=lambda n: SmallCNN(1, n), recipe=recipe,
+            build_model=partial(SmallCNN, 1), recipe=recipe,
             n_classes=10, description="sklearn digits, SmallCNN")
         return dict(task=task)

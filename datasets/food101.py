@@ -1,3 +1,5 @@
+from functools import partial
+
 from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
@@ -52,7 +54,8 @@ class Dataset(BaseDataset):
                         channels_last=bool(self.channels_last))
         task = LoaderClassificationTask(
             train, test, train_eval,
-            build_model=lambda n: build_pretrained_model(self.model, n, state),
+            build_model=partial(build_pretrained_model, self.model,
+                                state=state),
             recipe=recipe, n_classes=n_classes,
             to_input=Normalize(channels_last=recipe.channels_last),
             num_workers=(default_workers() if self.n_workers is None

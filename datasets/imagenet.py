@@ -1,3 +1,5 @@
+from functools import partial
+
 from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
@@ -41,7 +43,7 @@ class Dataset(BaseDataset):
             channels_last=bool(self.channels_last))
         task = LoaderClassificationTask(
             train, val, train_eval,
-            build_model=lambda n: build_imagenet_model(self.model, n),
+            build_model=partial(build_imagenet_model, self.model),
             recipe=recipe, n_classes=n_classes,
             to_input=Normalize(channels_last=recipe.channels_last),
             num_workers=(default_workers() if self.n_workers is None

@@ -1,3 +1,5 @@
+from functools import partial
+
 from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
@@ -67,8 +69,8 @@ class Dataset(BaseDataset):
             compile=self.compile)
         task = LanguageModelingTask(
             train, val, recipe=recipe, block_size=self.block_size,
-            build_model=lambda: build_gpt(self.model, vocab_size=50304,
-                                          block_size=self.block_size),
+            build_model=partial(build_gpt, self.model, vocab_size=50304,
+                                block_size=self.block_size),
             eval_batches=self.eval_batches,
             description=f"OpenWebText, GPT-2 {self.model}")
         return dict(task=task)

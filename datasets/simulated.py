@@ -1,3 +1,5 @@
+from functools import partial
+
 import torch
 from benchopt import BaseDataset
 
@@ -22,6 +24,6 @@ class Dataset(BaseDataset):
         task = ClassificationTask(
             x[:self.n_samples], y[:self.n_samples],
             x[self.n_samples:], y[self.n_samples:],
-            build_model=lambda n: SmallCNN(1, n, width=4), recipe=recipe,
+            build_model=partial(SmallCNN, 1, width=4), recipe=recipe,
             n_classes=4, description="random 8x8 images")
         return dict(task=task)

@@ -1,3 +1,5 @@
+from functools import partial
+
 import pydoc_data.topics
 from benchopt import BaseDataset
 
@@ -40,8 +42,8 @@ class Dataset(BaseDataset):
             precision=precision, compile=self.compile)
         task = LanguageModelingTask(
             train, val, recipe=recipe, block_size=self.block_size,
-            build_model=lambda: build_gpt(self.model, vocab_size=256,
-                                          block_size=self.block_size),
+            build_model=partial(build_gpt, self.model, vocab_size=256,
+                                block_size=self.block_size),
             eval_batches=self.eval_batches,
             description=f"bytes of {path}, GPT {self.model}")
         return dict(task=task)

@@ -1,3 +1,5 @@
+import contextlib
+
 import torch
 
 from benchmark_utils.optim import SophiaG
@@ -15,12 +17,11 @@ class Solver(TrainingSolver):
 
     lr=None takes the recipe's (AdamW's) lr; weight_decay=None twice the
     recipe's (decoupled). Each refresh, after every k-th optimizer step and
-    inside the timed region, runs a forward pass on the step's last
-    micro-batch, samples labels from the model's softmax, backpropagates the
-    mean loss against them and updates the Hessian estimate (the recipe's
-    gradient clipping applies, as in the authors' script). With gradient
-    accumulation the authors refresh on the whole step's data; here only
-    its last micro-batch is used. The fraction of unclipped coordinates is
+    inside the timed region, runs a forward pass on the step's batch (all
+    its micro-batches, as the authors' script), samples labels from the
+    model's softmax, backpropagates the mean loss against them and updates
+    the Hessian estimate (the recipe's gradient clipping applies, as in the
+    authors' script). The fraction of unclipped coordinates is
     logged as ``win_rate`` (the authors advise 0.1-0.5; tune rho for it).
     """
 
@@ -37,16 +38,30 @@ class Solver(TrainingSolver):
         return SophiaG(params, lr=lr, betas=(self.beta1, self.beta2),
                        rho=self.rho, weight_decay=weight_decay)
 
-    def after_step(self, trainer, batch):
+    def after_step(self, trainer, batches):
         if trainer.step % self.hessian_interval != 0:
             return
-        with torch.autocast(trainer.device.type, dtype=trainer.autocast_dtype,
-                            enabled=trainer.autocast_dtype is not None):
-            loss = trainer.task.sampled_loss(trainer.forward_model, batch)
-        loss.backward()
+        # The step's whole batch, as the authors' script: the mean sampled
+        # loss over its micro-batches (DDP: gradients reduced once, with
+        # the last one).
+        n = len(batches)
+        for i, batch in enumerate(batches):
+            sync = i == n - 1 or trainer.shard is None
+            with (trainer.forward_model.no_sync() if not sync
+                  else contextlib.nullcontext()):
+                with torch.autocast(trainer.device.type,
+                                    dtype=trainer.autocast_dtype,
+                                    enabled=trainer.autocast_dtype is not None):
+                    loss = trainer.task.sampled_loss(trainer.forward_model,
+                                                     batch)
+                (loss / n).backward()
         if trainer.recipe.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(trainer.model.parameters(),
                                            trainer.recipe.grad_clip)
-        # bs: the labels the loss averages over (examples, or tokens).
-        trainer.optimizer.update_hessian(bs=batch[1].numel())
+        # bs: the labels the loss averages over (examples, or tokens), in
+        # every process.
+        bs = sum(batch[1].numel() for batch in batches)
+        if trainer.shard is not None:
+            bs *= trainer.shard[1]
+        trainer.optimizer.update_hessian(bs=bs)
         trainer.optimizer.zero_grad(set_to_none=True)

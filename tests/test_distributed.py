@@ -1,0 +1,138 @@
+"""Data parallelism inside a run: 2 CPU processes (gloo) against 1."""
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from benchmark_utils.data import ImageAugment
+from benchmark_utils.models import SmallCNN
+from benchmark_utils.optim import INNAprop
+from benchmark_utils.recipe import Recipe
+from benchmark_utils.tasks import ClassificationTask
+from benchmark_utils.trainer import Trainer
+from test_benchopt import bench  # noqa: F401 (fixture)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_task():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (65, 3, 8, 8), dtype=torch.uint8,
+                      generator=gen)
+    y = torch.randint(0, 4, (65,), generator=gen)
+    # 45 training images in batches of 16: the last batch (13) splits
+    # unevenly over 2 processes (6 and 7).
+    recipe = Recipe(batch_size=16, epochs=2, lr=1e-2, weight_decay=0.01)
+    return ClassificationTask(
+        x[:45], y[:45], x[45:], y[45:],
+        lambda n: SmallCNN(3, n, width=4), recipe, 4,
+        transform=ImageAugment((0.5,) * 3, (0.25,) * 3, crop_padding=2),
+        eval_batch_size=8)
+
+
+def train(rank=0, world=1, port=None, out=None):
+    if world > 1:
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+                                rank=rank, world_size=world)
+    task = make_task()
+    trainer = Trainer(task, lambda p, lr, wd: INNAprop(p, lr=lr,
+                                                       weight_decay=wd),
+                      seed=0, lr=1e-2, weight_decay=0.01)
+    metrics = []
+    while not trainer.finished:
+        trainer.train_stage()
+        metrics.append(task.evaluate(trainer.model,
+                                     trainer.progress()["running"]))
+    result = dict(params=[p.detach().clone()
+                          for p in trainer.model.parameters()],
+                  metrics=metrics, seen=trainer.seen)
+    if world > 1:
+        dist.destroy_process_group()
+    if out is not None and rank == 0:
+        torch.save(result, out)
+    return result
+
+
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
+    alone = train()
+    out = tmp_path / "ddp.pt"
+    mp.spawn(train, args=(2, free_port(), out), nprocs=2)
+    pair = torch.load(out)
+    assert pair["seen"] == alone["seen"] == 2 * 45
+    for a, b in zip(alone["params"], pair["params"]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for m_alone, m_pair in zip(alone["metrics"], pair["metrics"]):
+        assert m_alone.keys() == m_pair.keys()
+        for key in m_alone:
+            assert m_pair[key] == pytest.approx(m_alone[key], rel=1e-5), key
+
+
+def benchopt_results(bench, name, env, launcher):
+    env = dict(os.environ, INNAPROP_DEVICE="cpu", BENCHOPT_RAISE_ON_ERROR="1",
+               INNAPROP_CHECKPOINTS="0", **env)
+    args = ["run", ".", "-s", "innaprop", "-d", "digits[epochs=2]",
+            "--no-timeout", "--no-plot", "--no-cache", "--output", name]
+    res = subprocess.run([sys.executable, *launcher, *args], cwd=bench,
+                         env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    n = int(env.get("INNAPROP_NPROC", 2 if "torch.distributed.run" in
+                    launcher else 1))
+    assert (f"Data parallelism: {n} processes, gloo"
+            in res.stdout + res.stderr) == (n > 1)
+    return pd.read_parquet(bench / "outputs" / f"{name}.parquet")
+
+
+COLUMNS = ["objective_value", "objective_test_loss", "objective_test_acc",
+           "objective_train_acc", "objective_samples"]
+
+
+def test_benchopt_run_on_two_processes_matches_one(bench):
+    """INNAPROP_NPROC=2: the solver spawns a second process; torchrun: two
+    ranks, rank 0 running benchopt. Both report the 1-process curve, with
+    the same global batch (digits' last batch splits unevenly)."""
+    one = benchopt_results(bench, "one", {}, ["-m", "benchopt"])
+    spawned = benchopt_results(bench, "spawned", {"INNAPROP_NPROC": "2"},
+                               ["-m", "benchopt"])
+    torchrun = benchopt_results(
+        bench, "torchrun", {},
+        ["-m", "torch.distributed.run", "--nproc_per_node=2",
+         f"--master_port={free_port()}", "-m", "benchmark_utils.launch"])
+    for df in (spawned, torchrun):
+        assert len(df) == len(one) == 3
+        np.testing.assert_allclose(df[COLUMNS].to_numpy(dtype=float),
+                                   one[COLUMNS].to_numpy(dtype=float),
+                                   rtol=1e-5)
+
+
+def test_quickstart_dispatched_through_the_slurm_config(bench):
+    """configs/slurm.yml through benchopt's submitit backend. Without SLURM
+    here, submitit's local executor runs each job in its own process, with
+    the same parameters handed to it as sbatch would get."""
+    pytest.importorskip("submitit")
+    env = dict(os.environ, INNAPROP_DEVICE="cpu", BENCHOPT_RAISE_ON_ERROR="1")
+    res = subprocess.run(
+        [sys.executable, "-m", "benchopt", "run", ".", "--config",
+         "configs/quickstart.yml", "--parallel-config", "configs/slurm.yml",
+         "--no-plot", "--output", "dispatched"],
+        cwd=bench, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    assert "backend: submitit" in res.stdout
+    df = pd.read_parquet(bench / "outputs" / "dispatched.parquet")
+    for solver in ("adamw", "innaprop"):
+        curve = df[df["solver_name"].str.startswith(solver + "[")]
+        assert list(curve["objective_epoch"]) == list(range(21))
+    # One job per run, each with its own submitit log folder.
+    jobs = [p for p in (bench / "benchopt_run").rglob("*_submitted.pkl")]
+    assert len(jobs) == 2
