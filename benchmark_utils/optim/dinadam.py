@@ -41,10 +41,12 @@ import math
 import torch
 from torch.optim import Optimizer
 
+from benchmark_utils.optim._common import GroupOptimizer, zeros
+
 __all__ = ["DINAdam", "dinadam"]
 
 
-class DINAdam(Optimizer):
+class DINAdam(GroupOptimizer):
     """DINAdam optimizer (thesis Algorithm 6, with the sign of the change of
     variable fixed, see the module docstring).
 
@@ -85,45 +87,19 @@ class DINAdam(Optimizer):
                         eps=eps, weight_decay=weight_decay, foreach=foreach)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
+    state_keys = ("step", "exp_avg", "exp_avg_sq")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def new_state(self, p, group):
+        return dict(step=torch.tensor(0.0), exp_avg=zeros(p),
+                    exp_avg_sq=zeros(p))
 
-        for group in self.param_groups:
-            params, grads, steps, exp_avgs, exp_avg_sqs = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(
-                        "DINAdam does not support sparse gradients")
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = torch.tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-                params.append(p)
-                grads.append(p.grad)
-                steps.append(state["step"])
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-            sigma1, sigma2 = group["betas"]
-            dinadam(params, grads, steps, exp_avgs, exp_avg_sqs,
-                    lr=group["lr"], alpha=group["alpha"], beta=group["beta"],
-                    sigma1=sigma1, sigma2=sigma2, eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    foreach=group["foreach"])
-        return loss
+    def _update(self, group, params, grads, steps, exp_avgs, exp_avg_sqs):
+        sigma1, sigma2 = group["betas"]
+        dinadam(params, grads, steps, exp_avgs, exp_avg_sqs,
+                lr=group["lr"], alpha=group["alpha"], beta=group["beta"],
+                sigma1=sigma1, sigma2=sigma2, eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                foreach=group["foreach"])
 
 
 def dinadam(params, grads, steps, exp_avgs, exp_avg_sqs, *, lr, alpha, beta,

@@ -18,10 +18,12 @@ Memory: one state tensor per parameter (``psi``), as SGD with momentum.
 import torch
 from torch.optim import Optimizer
 
+from benchmark_utils.optim._common import GroupOptimizer
+
 __all__ = ["INNA", "inna"]
 
 
-class INNA(Optimizer):
+class INNA(GroupOptimizer):
     """INNA optimizer (thesis Table 4.5).
 
     Args:
@@ -51,41 +53,18 @@ class INNA(Optimizer):
                         weight_decay=weight_decay, foreach=foreach)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
+    state_keys = ("step", "psi")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def new_state(self, p, group):
+        # psi_0 = (1 - alpha beta) theta_0, before any decay.
+        return dict(step=torch.tensor(0.0), psi=p.detach().clone(
+            memory_format=torch.preserve_format).mul_(
+                1 - group["alpha"] * group["beta"]))
 
-        for group in self.param_groups:
-            params, grads, steps, psis = [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(
-                        "INNA does not support sparse gradients")
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = torch.tensor(0.0)
-                    # psi_0 = (1 - alpha beta) theta_0, before any decay.
-                    state["psi"] = p.detach().clone(
-                        memory_format=torch.preserve_format
-                    ).mul_(1 - group["alpha"] * group["beta"])
-                params.append(p)
-                grads.append(p.grad)
-                steps.append(state["step"])
-                psis.append(state["psi"])
-            inna(params, grads, steps, psis, lr=group["lr"],
-                 alpha=group["alpha"], beta=group["beta"],
-                 weight_decay=group["weight_decay"], foreach=group["foreach"])
-        return loss
+    def _update(self, group, params, grads, steps, psis):
+        inna(params, grads, steps, psis, lr=group["lr"],
+             alpha=group["alpha"], beta=group["beta"],
+             weight_decay=group["weight_decay"], foreach=group["foreach"])
 
 
 def inna(params, grads, steps, psis, *, lr, alpha, beta, weight_decay,

@@ -35,6 +35,8 @@ import math
 import torch
 from torch.optim import Optimizer
 
+from benchmark_utils.optim._common import GroupOptimizer, zeros
+
 __all__ = ["INNApropMomentum", "innaprop_momentum"]
 
 
@@ -45,7 +47,7 @@ def check_alpha_lr_below_one(lr, alpha):
             f"divides by 1 - alpha * lr), got lr={lr} and alpha={alpha}.")
 
 
-class INNApropMomentum(Optimizer):
+class INNApropMomentum(GroupOptimizer):
     """INNAprop in momentum form (thesis eqs. 4.21-4.23).
 
     Args:
@@ -86,49 +88,22 @@ class INNApropMomentum(Optimizer):
         group = self.param_groups[-1]
         check_alpha_lr_below_one(group["lr"], group["alpha"])
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
+    state_keys = ("step", "exp_avg", "exp_avg_sq")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def new_state(self, p, group):
+        return dict(step=torch.tensor(0.0), exp_avg=zeros(p),
+                    exp_avg_sq=zeros(p))
 
-        # Check every group before touching any parameter (schedulers).
-        for group in self.param_groups:
-            check_alpha_lr_below_one(group["lr"], group["alpha"])
+    def _check(self, group):
+        check_alpha_lr_below_one(group["lr"], group["alpha"])
 
-        for group in self.param_groups:
-            params, grads, steps, exp_avgs, exp_avg_sqs = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(
-                        "INNApropMomentum does not support sparse gradients")
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = torch.tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-                params.append(p)
-                grads.append(p.grad)
-                steps.append(state["step"])
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-            innaprop_momentum(params, grads, steps, exp_avgs, exp_avg_sqs,
-                              lr=group["lr"], alpha=group["alpha"],
-                              beta=group["beta"], sigma=group["sigma"],
-                              eps=group["eps"],
-                              weight_decay=group["weight_decay"],
-                              foreach=group["foreach"])
-        return loss
+    def _update(self, group, params, grads, steps, exp_avgs, exp_avg_sqs):
+        innaprop_momentum(params, grads, steps, exp_avgs, exp_avg_sqs,
+                          lr=group["lr"], alpha=group["alpha"],
+                          beta=group["beta"], sigma=group["sigma"],
+                          eps=group["eps"],
+                          weight_decay=group["weight_decay"],
+                          foreach=group["foreach"])
 
 
 def innaprop_momentum(params, grads, steps, exp_avgs, exp_avg_sqs, *, lr,

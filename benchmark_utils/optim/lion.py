@@ -14,10 +14,12 @@ Memory: one state tensor per parameter (``exp_avg``), as SGD with momentum.
 import torch
 from torch.optim import Optimizer
 
+from benchmark_utils.optim._common import GroupOptimizer, zeros
+
 __all__ = ["Lion", "lion"]
 
 
-class Lion(Optimizer):
+class Lion(GroupOptimizer):
     """Lion optimizer.
 
     Args:
@@ -47,38 +49,16 @@ class Lion(Optimizer):
                         foreach=foreach)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
+    state_keys = ("exp_avg",)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def new_state(self, p, group):
+        return dict(exp_avg=zeros(p))
 
-        for group in self.param_groups:
-            params, grads, exp_avgs = [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(
-                        "Lion does not support sparse gradients")
-                state = self.state[p]
-                if len(state) == 0:
-                    state["exp_avg"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-                params.append(p)
-                grads.append(p.grad)
-                exp_avgs.append(state["exp_avg"])
-            beta1, beta2 = group["betas"]
-            lion(params, grads, exp_avgs, lr=group["lr"], beta1=beta1,
-                 beta2=beta2, weight_decay=group["weight_decay"],
-                 foreach=group["foreach"])
-        return loss
+    def _update(self, group, params, grads, exp_avgs):
+        beta1, beta2 = group["betas"]
+        lion(params, grads, exp_avgs, lr=group["lr"], beta1=beta1,
+             beta2=beta2, weight_decay=group["weight_decay"],
+             foreach=group["foreach"])
 
 
 def lion(params, grads, exp_avgs, *, lr, beta1, beta2, weight_decay,

@@ -31,10 +31,12 @@ AdamW.
 import torch
 from torch.optim import Optimizer
 
+from benchmark_utils.optim._common import GroupOptimizer, zeros
+
 __all__ = ["SophiaG", "sophiag"]
 
 
-class SophiaG(Optimizer):
+class SophiaG(GroupOptimizer):
     """SophiaG optimizer.
 
     Args:
@@ -67,19 +69,22 @@ class SophiaG(Optimizer):
                         weight_decay=weight_decay, foreach=foreach)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
+    state_keys = ("step", "exp_avg", "hessian")
+
+    def new_state(self, p, group):
+        return dict(step=torch.tensor(0.0), exp_avg=zeros(p),
+                    hessian=zeros(p))
+
+    def _update(self, group, params, grads, steps, exp_avgs, hessians):
+        sophiag(params, grads, steps, exp_avgs, hessians, lr=group["lr"],
+                beta1=group["betas"][0], rho=group["rho"],
+                weight_decay=group["weight_decay"],
+                foreach=group["foreach"])
 
     def _state(self, p):
         state = self.state[p]
         if len(state) == 0:
-            state["step"] = torch.tensor(0.0)
-            state["exp_avg"] = torch.zeros_like(
-                p, memory_format=torch.preserve_format)
-            state["hessian"] = torch.zeros_like(
-                p, memory_format=torch.preserve_format)
+            state.update(self.new_state(p, None))
         return state
 
     @torch.no_grad()
@@ -116,34 +121,6 @@ class SophiaG(Optimizer):
     def metrics(self):
         """What the benchmark logs at each evaluation."""
         return {"win_rate": self.win_rate()}
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            params, grads, steps, exp_avgs, hessians = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError(
-                        "SophiaG does not support sparse gradients")
-                state = self._state(p)
-                params.append(p)
-                grads.append(p.grad)
-                steps.append(state["step"])
-                exp_avgs.append(state["exp_avg"])
-                hessians.append(state["hessian"])
-            beta1 = group["betas"][0]
-            sophiag(params, grads, steps, exp_avgs, hessians, lr=group["lr"],
-                    beta1=beta1, rho=group["rho"],
-                    weight_decay=group["weight_decay"],
-                    foreach=group["foreach"])
-        return loss
 
 
 def sophiag(params, grads, steps, exp_avgs, hessians, *, lr, beta1, rho,
