@@ -196,14 +196,11 @@ class LanguageModelingTask:
 
     def _mean_loss(self, model, source, starts):
         tokens = read_tokens(source)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(
-            self.recipe.precision)
         total = torch.zeros((), device=self.device, dtype=torch.float64)
         rank, world = distributed.shard() or (0, 1)
         for batch_starts in starts[rank::world]:
             x, y = windows(tokens, batch_starts, self.block_size, self.device)
-            with torch.autocast(self.device.type, dtype=dtype,
-                                enabled=dtype is not None):
+            with self.recipe.autocast(self.device):
                 logits = model(x)
             total += F.cross_entropy(logits.flatten(0, 1).float(),
                                      y.flatten(), reduction="sum")

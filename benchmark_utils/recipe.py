@@ -6,6 +6,8 @@ same way to every solver (Table 4.1: AdamW's tuned values are reused as is).
 import math
 from dataclasses import dataclass, replace
 
+import torch
+
 SCHEDULES = ("constant", "cosine", "cosine_warmup", "linear_warmup")
 
 
@@ -55,6 +57,14 @@ class Recipe:
     @property
     def budget(self):
         return self.epochs if self.epochs is not None else self.max_steps
+
+    def autocast(self, device):
+        """The recipe's mixed precision for forward passes on ``device``
+        (training and evaluation alike)."""
+        dtype = {"bf16": torch.bfloat16,
+                 "fp16": torch.float16}.get(self.precision)
+        return torch.autocast(torch.device(device).type, dtype=dtype,
+                              enabled=dtype is not None)
 
     def replace(self, **changes):
         changes = {k: v for k, v in changes.items() if v is not None}

@@ -71,6 +71,12 @@ class TrainingSolver(BaseSolver):
     stopping_criterion = TrainingBudgetCriterion()
     requirements = ["pip::torch"]
 
+    # Where an algorithm steps on another scale than AdamW (whose tuned
+    # values the recipe holds), the factors applied to the recipe's lr and
+    # weight decay when the solver's own are left to None.
+    lr_scale = 1.0
+    weight_decay_scale = 1.0
+
     # Solvers whose algorithm needs extra passes (Sophia) override this with
     # a method (trainer, batches) -> None, run after every optimizer step
     # with the step's micro-batches.
@@ -85,9 +91,11 @@ class TrainingSolver(BaseSolver):
         recipe = task.recipe
         lr = getattr(self, "lr", None)
         wd = getattr(self, "weight_decay", None)
-        self.run_lr = recipe.lr if lr is None else float(lr)
-        self.run_weight_decay = (recipe.weight_decay if wd is None
-                                 else float(wd))
+        self.run_lr = (recipe.lr * self.lr_scale if lr is None
+                       else float(lr))
+        self.run_weight_decay = (
+            recipe.weight_decay * self.weight_decay_scale if wd is None
+            else float(wd))
         # Build once here so that invalid hyperparameters fail before any
         # training, with the optimizer's own message.
         self._new_trainer()

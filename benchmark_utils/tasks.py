@@ -4,8 +4,6 @@ A task knows how to build its model, batch its training data, compute the
 training loss, and evaluate a model. The training loop and the objective are
 generic over tasks.
 """
-import contextlib
-
 import torch
 import torch.nn.functional as F
 
@@ -119,20 +117,12 @@ class ClassificationTask:
         return batches(x, y, self.eval_batch_size, self.transform,
                        distributed.shard())
 
-    def _autocast(self):
-        # Evaluate in the precision the model trains in.
-        dtype = {"bf16": torch.bfloat16,
-                 "fp16": torch.float16}.get(self.recipe.precision)
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=dtype)
-
     def _pass(self, model, batches):
         # Sums stay on the device: one host sync per pass, not per batch.
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)
         n = 0
         for xb, yb in batches:
-            with self._autocast():
+            with self.recipe.autocast(self.device):  # training precision
                 logits = model(xb).float()
             k = min(5, logits.shape[1])
             top = logits.topk(k, dim=1).indices == yb[:, None]

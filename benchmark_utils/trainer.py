@@ -112,8 +112,6 @@ class Trainer:
         self.scheduler = LambdaLR(self.optimizer, lambda k: lr_factor(
             recipe.schedule, k, total, recipe.warmup, recipe.min_lr_ratio))
 
-        self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16,
-                               "fp16": torch.float16}[recipe.precision]
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=recipe.precision == "fp16")
 
@@ -225,13 +223,8 @@ class Trainer:
         seen = []
         for batch in micro_batches:
             seen.append(batch)
-            # DDP: all-reduce the gradients only with the last micro-batch.
-            sync = len(seen) == n or self.shard is None
-            with (self.forward_model.no_sync() if not sync
-                  else contextlib.nullcontext()):
-                with torch.autocast(self.device.type,
-                                    dtype=self.autocast_dtype,
-                                    enabled=self.autocast_dtype is not None):
+            with self.gradient_sync(last=len(seen) == n):
+                with self.autocast():
                     loss, sums = self.task.loss(self.forward_model, batch)
                 self.scaler.scale(self._weighted(loss, sums) / n).backward()
             for k, v in sums.items():
@@ -253,6 +246,17 @@ class Trainer:
         if self.shard is None and (self.device.type != "cuda"
                                    or self.step % 25 == 0):
             self._check_finite()
+
+    def autocast(self):
+        """The recipe's mixed precision for a forward pass."""
+        return self.recipe.autocast(self.device)
+
+    def gradient_sync(self, last):
+        """Around a micro-batch's backward: under DDP, gradients are
+        all-reduced only with the step's last micro-batch."""
+        if self.shard is None or last:
+            return contextlib.nullcontext()
+        return self.forward_model.no_sync()
 
     def _weighted(self, loss, sums):
         """The loss whose gradient, averaged by DDP over the processes, is

@@ -19,13 +19,9 @@ class Solver(TrainingSolver):
     name = "inna"
     parameters = {"alpha": [0.5], "beta": [0.1], "lr": [None],
                   "weight_decay": [None]}
+    lr_scale = LR_RATIO
+    weight_decay_scale = 1 / LR_RATIO
 
     def make_optimizer(self, params, lr, weight_decay):
-        if self.lr is None:
-            lr *= LR_RATIO
-        if self.weight_decay is None:
-            weight_decay /= LR_RATIO
-            for group in params:
-                group["weight_decay"] /= LR_RATIO
         return INNA(params, lr=lr, alpha=self.alpha, beta=self.beta,
                     weight_decay=weight_decay)

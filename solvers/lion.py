@@ -20,13 +20,9 @@ class Solver(TrainingSolver):
     name = "lion"
     parameters = {"beta1": [0.9], "beta2": [0.99], "lr": [None],
                   "weight_decay": [None]}
+    lr_scale = LR_RATIO
+    weight_decay_scale = 1 / LR_RATIO
 
     def make_optimizer(self, params, lr, weight_decay):
-        if self.lr is None:
-            lr *= LR_RATIO
-        if self.weight_decay is None:
-            weight_decay /= LR_RATIO
-            for group in params:
-                group["weight_decay"] /= LR_RATIO
         return Lion(params, lr=lr, betas=(self.beta1, self.beta2),
                     weight_decay=weight_decay)

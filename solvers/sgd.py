@@ -21,14 +21,10 @@ class Solver(TrainingSolver):
     name = "sgd"
     parameters = {"momentum": [0.9], "nesterov": [False], "lr": [None],
                   "weight_decay": [None]}
+    lr_scale = LR_RATIO
+    weight_decay_scale = 1 / LR_RATIO
 
     def make_optimizer(self, params, lr, weight_decay):
-        if self.lr is None:
-            lr *= LR_RATIO
-        if self.weight_decay is None:
-            weight_decay /= LR_RATIO
-            for group in params:
-                group["weight_decay"] /= LR_RATIO
         return torch.optim.SGD(params, lr=lr, momentum=self.momentum,
                                nesterov=self.nesterov,
                                weight_decay=weight_decay)

@@ -1,5 +1,3 @@
-import contextlib
-
 import torch
 
 from benchmark_utils.optim import SophiaG
@@ -29,12 +27,9 @@ class Solver(TrainingSolver):
     parameters = {"beta1": [0.965], "beta2": [0.99], "rho": [0.04],
                   "hessian_interval": [10], "lr": [None],
                   "weight_decay": [None]}
+    weight_decay_scale = WD_RATIO
 
     def make_optimizer(self, params, lr, weight_decay):
-        if self.weight_decay is None:
-            weight_decay *= WD_RATIO
-            for group in params:
-                group["weight_decay"] *= WD_RATIO
         return SophiaG(params, lr=lr, betas=(self.beta1, self.beta2),
                        rho=self.rho, weight_decay=weight_decay)
 
@@ -46,12 +41,8 @@ class Solver(TrainingSolver):
         # the last one).
         n = len(batches)
         for i, batch in enumerate(batches):
-            sync = i == n - 1 or trainer.shard is None
-            with (trainer.forward_model.no_sync() if not sync
-                  else contextlib.nullcontext()):
-                with torch.autocast(trainer.device.type,
-                                    dtype=trainer.autocast_dtype,
-                                    enabled=trainer.autocast_dtype is not None):
+            with trainer.gradient_sync(last=i == n - 1):
+                with trainer.autocast():
                     loss = trainer.task.sampled_loss(trainer.forward_model,
                                                      batch)
                 (loss / n).backward()

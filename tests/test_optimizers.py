@@ -380,7 +380,6 @@ def test_sophia_refreshes_every_k_steps_from_sampled_labels(root):
     from benchmark_utils.models import SmallCNN
     from benchmark_utils.recipe import Recipe
     from benchmark_utils.tasks import ClassificationTask
-    from benchmark_utils.trainer import Trainer
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(100, 1, 8, 8, generator=gen)
@@ -390,8 +389,9 @@ def test_sophia_refreshes_every_k_steps_from_sampled_labels(root):
             batch_size=16, epochs=1, lr=1e-3, weight_decay=0.01),
         build_model=lambda n: SmallCNN(1, n, width=4), n_classes=4)
     solver = load_solver(root, "sophia").get_instance(hessian_interval=2)
-    trainer = Trainer(task, solver.make_optimizer, seed=0, lr=1e-3,
-                      weight_decay=0.01, after_step=solver.after_step)
+    # The trainer benchopt runs: the solver's own lr and decay rules apply.
+    solver.set_objective(task, seed=0)
+    trainer = solver.trainer
     calls, original = [], trainer.optimizer.update_hessian
 
     def spy(bs):
