@@ -1,8 +1,8 @@
 from benchopt import BaseObjective
 
-from benchmark_utils import distributed
-from benchmark_utils.solver import TrainingBudgetCriterion
-from benchmark_utils.trainer import default_device
+from benchmark_utils.training import parallel, workers
+from benchmark_utils.training.progress import Progress
+from benchmark_utils.training.stopping import TrainingBudgetCriterion
 
 
 class Objective(BaseObjective):
@@ -23,10 +23,12 @@ class Objective(BaseObjective):
     parameters = {"train_metrics": ["running"]}
 
     sampling_strategy = "callback"
+    # Every solver inherits it: stop at the recipe's budget, never on slow
+    # progress.
     stopping_criterion = TrainingBudgetCriterion()
 
     def set_data(self, task):
-        self.task = task.to(distributed.local_device(default_device()))
+        self.task = task.to(parallel.local_device(parallel.default_device()))
 
     def get_objective(self):
         # Same seed for every solver of a repetition: same initial weights,
@@ -35,28 +37,17 @@ class Objective(BaseObjective):
         return dict(task=self.task, seed=seed)
 
     def evaluate_result(self, model, progress):
-        running = progress["running"] if self.train_metrics == "running" \
+        running = progress.running if self.train_metrics == "running" \
             else None
         # Data-parallel runs: every process evaluates its share.
-        distributed.command("evaluate", running)
+        workers.command("evaluate", running)
         metrics = self.task.evaluate(model, running)
-        metrics.update(step=progress["step"], epoch=progress["epoch"],
-                       lr=progress["lr"],
-                       diverged=int(progress["diverged"]),
-                       budget_done=progress["budget_done"])
         # Examples seen and training throughput, in the task's unit
-        # ("samples", or "tokens" for language models).
-        unit = getattr(self.task, "sample_unit", "samples")
-        seen, train_time = progress["seen"], progress["train_time"]
-        metrics[unit] = seen
-        metrics[f"{unit}_per_second"] = seen / train_time if train_time \
-            else 0.0
-        # The optimizer's own diagnostics (SophiaG: win_rate).
-        metrics.update(progress.get("optimizer_metrics", {}))
+        # ("samples", or "tokens" for language models), the optimizer's
+        # own diagnostics (SophiaG: win_rate).
+        metrics.update(progress.columns(self.task.sample_unit))
         return metrics
 
     def get_one_result(self):
         model = self.task.build_model().to(self.task.device)
-        return dict(model=model, progress=dict(
-            step=0, epoch=0.0, lr=self.task.recipe.lr, diverged=False,
-            budget_done=0.0, seen=0, train_time=0.0, running={}))
+        return dict(model=model, progress=Progress(lr=self.task.recipe.lr))

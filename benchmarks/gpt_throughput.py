@@ -9,7 +9,7 @@ clipping at 1.0:
 - the bare loop is nanoGPT's train.py reduced to its core: get_batch() from
   a uint16 memmap (pinned, non-blocking copies; the next batch is read
   while the GPU works), forward, backward, clip, step;
-- the Trainer is benchmark_utils.trainer.Trainer on a LanguageModelingTask
+- the Trainer is benchmark_utils.training.trainer.Trainer on a LanguageModelingTask
   reading the same file, timed around train_stage() as benchopt times it.
 
 The tokens are synthetic: uniform random GPT-2 token ids written to a
@@ -36,10 +36,11 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmark_utils.gpt import build_gpt  # noqa: E402
-from benchmark_utils.lm import LanguageModelingTask, write_token_file  # noqa
-from benchmark_utils.recipe import Recipe  # noqa: E402
-from benchmark_utils.trainer import Trainer, param_groups  # noqa: E402
+from benchmark_utils.models.gpt import build_gpt  # noqa: E402
+from benchmark_utils.data.tokens import write_token_file  # noqa: E402
+from benchmark_utils.tasks.language import LanguageModelingTask  # noqa
+from benchmark_utils.training.recipe import Recipe  # noqa: E402
+from benchmark_utils.training.trainer import Trainer, param_groups  # noqa
 
 
 def adamw(groups, lr, weight_decay):

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmark_utils.optim import (DINAdam, INNA, INNAprop,  # noqa: E402
+from innaprop import (DINAdam, INNA, INNAprop,  # noqa: E402
                                    INNApropMomentum, Lion, SophiaG)
 
 
@@ -230,7 +230,7 @@ def main():
               f"(Triton compilation, {compile_s:.2f} s over a steady step; "
               "benchopt's warm-up absorbs it, outside the timed runs)")
         # The kernel's block size and warps, on the same parameters.
-        from benchmark_utils.optim import fused_innaprop as kernel
+        from innaprop import _triton_innaprop as kernel
         default = (kernel.BLOCK, kernel.NUM_WARPS)
         opt = opts["INNAprop fused"]
         print("fused kernel configurations (BLOCK, warps): step ms, /floor")

@@ -34,11 +34,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmark_utils.data import ImageAugment  # noqa: E402
-from benchmark_utils.models import build_cifar_model  # noqa: E402
-from benchmark_utils.recipe import Recipe  # noqa: E402
-from benchmark_utils.tasks import ClassificationTask  # noqa: E402
-from benchmark_utils.trainer import Trainer, synchronize  # noqa: E402
+from benchmark_utils.data.augment import ImageAugment  # noqa: E402
+from benchmark_utils.models.cifar import build_cifar_model  # noqa: E402
+from benchmark_utils.training.recipe import Recipe  # noqa: E402
+from benchmark_utils.tasks.image import ClassificationTask  # noqa: E402
+from benchmark_utils.training.parallel import synchronize  # noqa: E402
+from benchmark_utils.training.trainer import Trainer  # noqa: E402
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 
@@ -128,7 +129,7 @@ def measure(model_name, precision, x, y, x_test, y_test, args, device):
     for _ in range(args.reps):
         bare_times.append(timed(device, bare.steps))
         loop_times.append(timed(device, trainer.train_stage))
-        running = trainer.progress()["running"]
+        running = trainer.progress().running
         eval_times.append(timed(
             device, lambda: task.evaluate(trainer.model, running)))
     n = len(x)
@@ -161,9 +162,9 @@ def loader_speed(n_images, batch_size, workers, size=(500, 375)):
     import numpy as np
     from PIL import Image
     from torchvision import datasets
-    from benchmark_utils.data import DatasetLoader
-    from benchmark_utils.vision import (Normalize, eval_transform,
-                                        train_transform)
+    from benchmark_utils.data.loaders import DatasetLoader
+    from benchmark_utils.data.augment import (Normalize, eval_transform,
+                                              train_transform)
     rng = np.random.default_rng(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     with tempfile.TemporaryDirectory() as root:
@@ -284,7 +285,7 @@ def main():
         print(f"  {name:<24} {rate:>13,.0f} img/s  ({rate / base:.2f}x)")
 
     if args.loader:
-        from benchmark_utils.vision import default_workers
+        from benchmark_utils.data.image_folders import default_workers
         workers = args.workers or default_workers()
         rates = loader_speed(args.loader, args.batch_size, workers)
         print(f"\nimage-folder loader, {args.loader} generated 500x375 "

@@ -1,14 +1,14 @@
 from functools import partial
 
-import torch
 from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
-from benchmark_utils.cifar10 import MEAN, STD, load_cifar10
-from benchmark_utils.data import ImageAugment
-from benchmark_utils.models import build_cifar_model
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.tasks import ClassificationTask
+from benchmark_utils.data.cifar10 import MEAN, STD, load_cifar10
+from benchmark_utils.data.loaders import subset_indices
+from benchmark_utils.data.augment import ImageAugment
+from benchmark_utils.models.cifar import build_cifar_model
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.tasks.image import ClassificationTask
 
 
 class Dataset(BaseDataset):
@@ -36,9 +36,8 @@ class Dataset(BaseDataset):
 
     def get_data(self):
         x, y, x_test, y_test = load_cifar10(get_data_path(self.data_key))
-        if self.n_train is not None:
-            keep = torch.randperm(len(y), generator=torch.Generator()
-                                  .manual_seed(0))[:int(self.n_train)]
+        keep = subset_indices(len(y), self.n_train)
+        if keep is not None:
             x, y = x[keep], y[keep]
         recipe = Recipe(batch_size=self.batch_size, epochs=self.epochs,
                         lr=1e-3, weight_decay=0.01, schedule="cosine",
@@ -49,6 +48,5 @@ class Dataset(BaseDataset):
             build_model=partial(build_cifar_model, self.model),
             recipe=recipe, n_classes=10,
             transform=ImageAugment(MEAN, STD,
-                                   channels_last=recipe.channels_last),
-            description=f"CIFAR-10, {self.model}")
+                                   channels_last=recipe.channels_last))
         return dict(task=task)

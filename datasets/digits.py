@@ -4,9 +4,9 @@ import torch
 from benchopt import BaseDataset
 from sklearn.datasets import load_digits
 
-from benchmark_utils.models import SmallCNN
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.tasks import ClassificationTask
+from benchmark_utils.models.cifar import SmallCNN
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.tasks.image import ClassificationTask
 
 
 class Dataset(BaseDataset):
@@ -34,5 +34,5 @@ class Dataset(BaseDataset):
         task = ClassificationTask(
             x[~test], y[~test], x[test], y[test],
             build_model=partial(SmallCNN, 1), recipe=recipe,
-            n_classes=10, description="sklearn digits, SmallCNN")
+            n_classes=10)
         return dict(task=task)

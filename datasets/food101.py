@@ -3,12 +3,14 @@ from functools import partial
 from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
-from benchmark_utils.models import (build_pretrained_model,
+from benchmark_utils.models.imagenet import (build_pretrained_model,
                                     load_pretrained_state)
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.tasks import LoaderClassificationTask
-from benchmark_utils.vision import (Normalize, default_workers, eval_transform,
-                                    load_food101, subset, train_transform)
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.tasks.image import LoaderClassificationTask
+from benchmark_utils.data.augment import (Normalize, eval_transform,
+                                          train_transform)
+from benchmark_utils.data.image_folders import (load_food101, n_workers,
+                                                subset)
 
 
 class Dataset(BaseDataset):
@@ -58,7 +60,6 @@ class Dataset(BaseDataset):
                                 state=state),
             recipe=recipe, n_classes=n_classes,
             to_input=Normalize(channels_last=recipe.channels_last),
-            num_workers=(default_workers() if self.n_workers is None
-                         else int(self.n_workers)),
-            top5=True, description=f"Food101, pretrained {self.model}")
+            num_workers=n_workers(self.n_workers),
+            top5=True)
         return dict(task=task)

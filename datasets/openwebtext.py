@@ -3,11 +3,11 @@ from functools import partial
 from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
-from benchmark_utils.gpt import build_gpt
-from benchmark_utils.lm import (LanguageModelingTask, auto_precision,
-                                check_prepared, prepare_openwebtext)
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.trainer import default_device
+from benchmark_utils.models.gpt import build_gpt
+from benchmark_utils.data.tokens import check_prepared, prepare_openwebtext
+from benchmark_utils.tasks.language import LanguageModelingTask, auto_precision
+from benchmark_utils.training.parallel import default_device
+from benchmark_utils.training.recipe import Recipe
 
 # Peak and final learning rates of the published configs (nanoGPT; the
 # INNAprop authors' GPT-2 configs): cosine from lr to min_lr.
@@ -71,6 +71,5 @@ class Dataset(BaseDataset):
             train, val, recipe=recipe, block_size=self.block_size,
             build_model=partial(build_gpt, self.model, vocab_size=50304,
                                 block_size=self.block_size),
-            eval_batches=self.eval_batches,
-            description=f"OpenWebText, GPT-2 {self.model}")
+            eval_batches=self.eval_batches)
         return dict(task=task)

@@ -3,9 +3,9 @@ from functools import partial
 import torch
 from benchopt import BaseDataset
 
-from benchmark_utils.models import SmallCNN
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.tasks import ClassificationTask
+from benchmark_utils.models.cifar import SmallCNN
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.tasks.image import ClassificationTask
 
 
 class Dataset(BaseDataset):
@@ -25,5 +25,5 @@ class Dataset(BaseDataset):
             x[:self.n_samples], y[:self.n_samples],
             x[self.n_samples:], y[self.n_samples:],
             build_model=partial(SmallCNN, 1, width=4), recipe=recipe,
-            n_classes=4, description="random 8x8 images")
+            n_classes=4)
         return dict(task=task)

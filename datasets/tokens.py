@@ -3,11 +3,11 @@ from functools import partial
 import pydoc_data.topics
 from benchopt import BaseDataset
 
-from benchmark_utils.gpt import build_gpt
-from benchmark_utils.lm import LanguageModelingTask, auto_precision, \
-    byte_tokens
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.trainer import default_device
+from benchmark_utils.models.gpt import build_gpt
+from benchmark_utils.data.tokens import byte_tokens
+from benchmark_utils.tasks.language import LanguageModelingTask, auto_precision
+from benchmark_utils.training.parallel import default_device
+from benchmark_utils.training.recipe import Recipe
 
 
 class Dataset(BaseDataset):
@@ -44,6 +44,5 @@ class Dataset(BaseDataset):
             train, val, recipe=recipe, block_size=self.block_size,
             build_model=partial(build_gpt, self.model, vocab_size=256,
                                 block_size=self.block_size),
-            eval_batches=self.eval_batches,
-            description=f"bytes of {path}, GPT {self.model}")
+            eval_batches=self.eval_batches)
         return dict(task=task)

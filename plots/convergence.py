@@ -1,14 +1,9 @@
-from benchopt import BasePlot
-
-from benchmark_utils import offline_html
-from benchmark_utils.results import (band_curve, bands, curve_columns,
-                                     metric_label, n_diverged, seed_table,
-                                     solvers_in_order, x_axes, x_column,
-                                     x_values)
-
-# benchopt imports every file of plots/ before it writes an HTML page: make
-# those pages render with no network (see benchmark_utils/offline_html.py).
-offline_html.install()
+from benchmark_utils.reporting.plot import ResultPlot, select
+from benchmark_utils.reporting.results import (band_curve, bands,
+                                               curve_columns, metric_label,
+                                               n_diverged, seed_table,
+                                               solvers_in_order, x_axes,
+                                               x_column, x_values)
 
 
 def short(values):
@@ -18,7 +13,7 @@ def short(values):
     return [float(f"{v:.6g}") for v in values]
 
 
-class Plot(BasePlot):
+class Plot(ResultPlot):
     """Convergence curves averaged over seeds (thesis Figures 4.2-4.9): the
     mean over repetitions with a band (standard deviation or min-max),
     against epochs, optimizer steps, wall time, or tokens for language
@@ -37,17 +32,12 @@ class Plot(BasePlot):
     def runs(self, df, dataset, objective):
         """{solver: its rows} for one dataset and objective, and a cache
         for their seed tables: benchopt asks for every (metric, x axis,
-        band), and the tables only depend on the metric and the x axis.
-        Keeping a reference to ``df`` makes the identity check safe."""
-        cached = getattr(self, "_cache", None)
-        if cached is None or cached[0] is not df \
-                or cached[1] != (dataset, objective):
-            part = df[(df["dataset_name"] == dataset)
-                      & (df["objective_name"] == objective)]
-            runs = {s: part[part["solver_name"] == s]
-                    for s in solvers_in_order(part)}
-            self._cache = (df, (dataset, objective), runs, {})
-        return self._cache[2], self._cache[3]
+        band), and the tables only depend on the metric and the x axis."""
+        def compute():
+            part = select(df, dataset, objective)
+            return {s: part[part["solver_name"] == s]
+                    for s in solvers_in_order(part)}, {}
+        return self.cached(df, (dataset, objective), compute)
 
     def plot(self, df, dataset, objective, objective_column, X_axis, band):
         solvers, tables = self.runs(df, dataset, objective)
@@ -78,8 +68,7 @@ class Plot(BasePlot):
 
     def get_metadata(self, df, dataset, objective, objective_column, X_axis,
                      band):
-        df = df[(df["dataset_name"] == dataset)
-                & (df["objective_name"] == objective)]
+        df = select(df, dataset, objective)
         seeds = df.groupby("solver_name")["idx_rep"].nunique()
         if seeds.max() == 1:
             how = "One seed"

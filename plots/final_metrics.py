@@ -1,21 +1,13 @@
 import numpy as np
-from benchopt import BasePlot
 
-from benchmark_utils import offline_html
-from benchmark_utils.results import (FINAL_METRICS, final_columns,
-                                     final_metrics, higher_is_better,
-                                     metric_label, short_names)
-
-# benchopt imports every file of plots/ before it writes an HTML page: make
-# those pages render with no network (see benchmark_utils/offline_html.py).
-offline_html.install()
+from benchmark_utils.reporting.plot import ResultPlot, fmt, select
+from benchmark_utils.reporting.results import (FINAL_METRICS, final_columns,
+                                               final_metrics,
+                                               higher_is_better,
+                                               metric_label, short_names)
 
 
-def fmt(value, column):
-    return f"{value:.2f}" if higher_is_better(column) else f"{value:.4g}"
-
-
-class Plot(BasePlot):
+class Plot(ResultPlot):
     """Thesis Tables 4.2 and 4.3: each solver's test top-1 (and top-5)
     accuracy and losses at the end of training, mean +- standard deviation
     over seeds; the best mean of each column in bold."""
@@ -25,8 +17,7 @@ class Plot(BasePlot):
     options = {"dataset": ..., "objective": ...}
 
     def plot(self, df, dataset, objective):
-        df = df[(df["dataset_name"] == dataset)
-                & (df["objective_name"] == objective)]
+        df = select(df, dataset, objective)
         columns = final_columns(df)
         table = final_metrics(df, columns)
         best = {c: (table[c].max() if higher_is_better(c) else table[c].min())
@@ -53,8 +44,7 @@ class Plot(BasePlot):
         return rows
 
     def get_metadata(self, df, dataset, objective):
-        part = df[(df["dataset_name"] == dataset)
-                  & (df["objective_name"] == objective)]
+        part = select(df, dataset, objective)
         columns = [FINAL_METRICS.get(c, metric_label(c))
                    for c in final_columns(part)]
         return {

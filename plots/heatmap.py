@@ -1,21 +1,17 @@
 from itertools import combinations
 
 import numpy as np
-from benchopt import BasePlot
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 from matplotlib.figure import Figure
 
-from benchmark_utils import offline_html
-from benchmark_utils.results import (checkpoints, grid, grid_solvers,
-                                     higher_is_better, metric_columns,
-                                     metric_label, solver_base,
-                                     varying_params)
-
-# benchopt imports every file of plots/ before it writes an HTML page: make
-# those pages render with no network (see benchmark_utils/offline_html.py).
-offline_html.install()
+from benchmark_utils.reporting.plot import ResultPlot, select
+from benchmark_utils.reporting.results import (checkpoints, grid,
+                                               grid_solvers,
+                                               higher_is_better,
+                                               metric_columns, metric_label,
+                                               solver_base, varying_params)
 
 NONE = "none"
 HOW_TO = ("No solver of these results was run over a grid of two of its "
@@ -103,7 +99,7 @@ def heatmap_image(panel, params, column, at):
     return render(fig), fixed
 
 
-class Plot(BasePlot):
+class Plot(ResultPlot):
     """Thesis Figures 4.1 and 4.12-4.14: a metric over a grid of two of a
     solver's parameters ((alpha, beta) for INNAprop) at a chosen epoch,
     averaged over seeds; losses on a log colour scale when they span more
@@ -124,8 +120,7 @@ class Plot(BasePlot):
     def plot(self, df, dataset, objective, solver, params, metric, at):
         if solver == NONE:
             return [{"image": message(HOW_TO), "label": ""}]
-        df = df[(df["dataset_name"] == dataset)
-                & (df["objective_name"] == objective)]
+        df = select(df, dataset, objective)
         runs = df[df["solver_name"].map(solver_base) == solver]
         pair = params.split(",")
         if runs.empty or not set(pair) <= set(varying_params(runs)):

@@ -1,22 +1,12 @@
 import numpy as np
-from benchopt import BasePlot
 
-from benchmark_utils import offline_html
-from benchmark_utils.results import (baselines, higher_is_better,
-                                     metric_columns, metric_label,
-                                     short_names, solver_curves,
-                                     speedup_table)
-
-# benchopt imports every file of plots/ before it writes an HTML page: make
-# those pages render with no network (see benchmark_utils/offline_html.py).
-offline_html.install()
+from benchmark_utils.reporting.plot import ResultPlot, fmt, select
+from benchmark_utils.reporting.results import (baselines, metric_columns,
+                                               metric_label, short_names,
+                                               solver_curves, speedup_table)
 
 
-def fmt(value, column):
-    return f"{value:.2f}" if higher_is_better(column) else f"{value:.4g}"
-
-
-class Plot(BasePlot):
+class Plot(ResultPlot):
     """Thesis Table 4.4: each solver's best value, and the step and wall
     time at which it first reaches the baseline's best (AdamW by default),
     with the speedup factors. Definitions: benchmark_utils/results.py,
@@ -35,18 +25,12 @@ class Plot(BasePlot):
         """The speedup table, or the reason why there is none (the baseline
         did not run on this dataset, or has no value of this metric: a
         solver's own diagnostic such as Sophia's win_rate)."""
-        part = df[(df["dataset_name"] == dataset)
-                  & (df["objective_name"] == objective)]
+        part = select(df, dataset, objective)
         if baseline not in set(part["solver_name"]):
             return None, f"{baseline} was not run on this dataset."
-        # benchopt asks for every (metric, baseline) pair, metadata then
-        # data: compute the solvers' curves once per metric. Keeping a
-        # reference to ``df`` makes the identity check safe.
-        key = (dataset, objective, objective_column)
-        cached = getattr(self, "_cache", None)
-        if cached is None or cached[0] is not df or cached[1] != key:
-            self._cache = (df, key, solver_curves(part, objective_column))
-        curves = self._cache[2]
+        # The solvers' curves once per metric, for every baseline.
+        curves = self.cached(df, (dataset, objective, objective_column),
+                             lambda: solver_curves(part, objective_column))
         if curves[baseline]["curve"].empty:
             return None, (f"{baseline} has no finite "
                           f"{metric_label(objective_column)}.")

@@ -1,6 +1,6 @@
 import torch
 
-from benchmark_utils.solver import TrainingSolver
+from benchmark_utils.training.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):

@@ -1,9 +1,9 @@
-from benchmark_utils.optim import DINAdam
-from benchmark_utils.solver import TrainingSolver
+from innaprop import DINAdam
+from benchmark_utils.training.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
-    """DINAdam (thesis Algorithm 6; see benchmark_utils/optim/dinadam.py for
+    """DINAdam (thesis Algorithm 6; see innaprop/dinadam.py for
     the sign of its change of variable). The thesis gives no tuned values:
     (alpha, beta) default to INNAprop's (0.1, 0.9), betas to Adam's
     (0.9, 0.999). alpha=1, beta=0 is AdamW. lr and weight decay (decoupled)

@@ -1,5 +1,5 @@
-from benchmark_utils.optim import INNA
-from benchmark_utils.solver import TrainingSolver
+from innaprop import INNA
+from benchmark_utils.training.solver import TrainingSolver
 
 # INNA steps on SGD's scale, not on AdamW's (the recipe's).
 LR_RATIO = 100

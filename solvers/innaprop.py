@@ -1,5 +1,5 @@
-from benchmark_utils.optim import INNAprop
-from benchmark_utils.solver import TrainingSolver
+from innaprop import INNAprop
+from benchmark_utils.training.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):

@@ -1,5 +1,5 @@
-from benchmark_utils.optim import INNApropMomentum
-from benchmark_utils.solver import TrainingSolver
+from innaprop import INNApropMomentum
+from benchmark_utils.training.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):

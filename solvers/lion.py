@@ -1,5 +1,5 @@
-from benchmark_utils.optim import Lion
-from benchmark_utils.solver import TrainingSolver
+from innaprop import Lion
+from benchmark_utils.training.solver import TrainingSolver
 
 # Lion's sign update moves every coordinate by lr: its paper advises an lr
 # 3-10x smaller than AdamW's and a decay 3-10x larger (same lr x decay).

@@ -1,6 +1,6 @@
 import torch
 
-from benchmark_utils.solver import TrainingSolver
+from benchmark_utils.training.solver import TrainingSolver
 
 # SGD steps on its own scale, not on AdamW's (the recipe's).
 LR_RATIO = 100

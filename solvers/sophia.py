@@ -1,7 +1,7 @@
 import torch
 
-from benchmark_utils.optim import SophiaG
-from benchmark_utils.solver import TrainingSolver
+from innaprop import SophiaG
+from benchmark_utils.training.solver import TrainingSolver
 
 # The Sophia authors: "always use about 2x larger weight decay than what you
 # would use for AdamW"; the lr of SophiaG is about AdamW's (GPT-2 small:

@@ -1,46 +1,9 @@
 """The benchmark through benchopt's command line, as a user runs it."""
-import os
-import shutil
-import subprocess
-import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
-BENCH_FILES = ["objective.py", "config.yml", "test_config.py", "datasets", "solvers",
-               "benchmark_utils", "configs", "plots"]
-
-
-@pytest.fixture
-def bench(tmp_path, root):
-    """A fresh copy of the benchmark: no cache, no outputs from elsewhere."""
-    dest = tmp_path / "bench"
-    dest.mkdir()
-    for name in BENCH_FILES:
-        src = root / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(
-                "__pycache__"))
-        else:
-            shutil.copy(src, dest / name)
-    return dest
-
-
-def benchopt(*args, cwd, raise_on_error=True, timeout=600):
-    # `benchopt test` runs the `python` found on PATH: make it this one.
-    path = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
-    env = dict(os.environ, INNAPROP_DEVICE="cpu", PATH=path)
-    env.pop("BENCHOPT_RAISE_ON_ERROR", None)
-    if raise_on_error:
-        env["BENCHOPT_RAISE_ON_ERROR"] = "1"
-    return subprocess.run([sys.executable, "-m", "benchopt", *args],
-                          cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def read_results(bench, name):
-    return pd.read_parquet(bench / "outputs" / f"{name}.parquet")
+from benchopt_cli import benchopt, read_results
 
 
 def test_benchopt_test_passes(bench):
@@ -89,7 +52,7 @@ def test_lr_not_below_beta_stops_with_a_clear_error(bench, raise_on_error):
 
 DIVERGING_SOLVER = '''
 import torch
-from benchmark_utils.solver import TrainingSolver
+from benchmark_utils.training.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):

@@ -1,7 +1,7 @@
 """Checkpoint files: atomic, verified, keyed by the run, with fallback."""
 import torch
 
-from benchmark_utils.checkpoint import CheckpointStore
+from benchmark_utils.training.checkpoint import CheckpointStore
 
 
 def test_round_trip_and_only_the_last_two_are_kept(tmp_path):

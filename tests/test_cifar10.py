@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchvision.datasets import CIFAR10
 
-from benchmark_utils.cifar10 import load_cifar10
+from benchmark_utils.data.cifar10 import load_cifar10
 from generated_data import patch_cifar10_checksums, write_cifar10
 
 

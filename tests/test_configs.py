@@ -9,8 +9,7 @@ import yaml
 from benchopt.benchmark import Benchmark, _list_parametrized_classes
 from benchopt.cli.main import run
 
-from benchmark_utils.models import pretrained_file_name
-from benchmark_utils.vision import IMAGENET_RECIPES
+from benchmark_utils.models.imagenet import pretrained_file_name
 from generated_data import (patch_cifar10_checksums, write_cifar10,
                             write_food101, write_image_folder)
 
@@ -88,7 +87,7 @@ def test_config_is_valid_and_is_the_thesis_protocol(root, name):
     assert config["n-repetitions"] == seeds
     # Nothing but the recipe's budget ends a run.
     assert config["no-timeout"] is True
-    epochs = datasets[0].epochs or IMAGENET_RECIPES[model]["epochs"]
+    epochs = datasets[0].epochs or datasets[0].RECIPES[model]["epochs"]
     assert config["max-runs"] >= epochs + 1     # one evaluation per epoch
 
 

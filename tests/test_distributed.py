@@ -11,13 +11,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from benchmark_utils.data import ImageAugment
-from benchmark_utils.models import SmallCNN
-from benchmark_utils.optim import INNAprop
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.tasks import ClassificationTask
-from benchmark_utils.trainer import Trainer
-from test_benchopt import bench  # noqa: F401 (fixture)
+from benchmark_utils.data.augment import ImageAugment
+from benchmark_utils.models.cifar import SmallCNN
+from innaprop import INNAprop
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.tasks.image import ClassificationTask
+from benchmark_utils.training.trainer import Trainer
 
 
 def free_port():
@@ -53,7 +52,7 @@ def train(rank=0, world=1, port=None, out=None):
     while not trainer.finished:
         trainer.train_stage()
         metrics.append(task.evaluate(trainer.model,
-                                     trainer.progress()["running"]))
+                                     trainer.progress().running))
     result = dict(params=[p.detach().clone()
                           for p in trainer.model.parameters()],
                   metrics=metrics, seen=trainer.seen)
@@ -108,7 +107,7 @@ def test_benchopt_run_on_two_processes_matches_one(bench):
     torchrun = benchopt_results(
         bench, "torchrun", {},
         ["-m", "torch.distributed.run", "--nproc_per_node=2",
-         f"--master_port={free_port()}", "-m", "benchmark_utils.launch"])
+         f"--master_port={free_port()}", "-m", "benchmark_utils.training.launch"])
     for df in (spawned, torchrun):
         assert len(df) == len(one) == 3
         np.testing.assert_allclose(df[COLUMNS].to_numpy(dtype=float),

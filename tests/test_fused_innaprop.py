@@ -14,7 +14,7 @@ import sys
 import pytest
 import torch
 
-from benchmark_utils.optim import INNAprop
+from innaprop import INNAprop
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 HAS_TRITON = importlib.util.find_spec("triton") is not None
@@ -28,7 +28,7 @@ kernel_test = pytest.mark.skipif(
 
 
 def block():
-    from benchmark_utils.optim.fused_innaprop import BLOCK
+    from innaprop._triton_innaprop import BLOCK
     return BLOCK
 
 
@@ -97,7 +97,7 @@ def test_fused_equals_reference(dtype):
 @kernel_test
 def test_kernel_covers_the_dense_tensors():
     """The dense, aligned tensors go to the kernel, the others to foreach."""
-    from benchmark_utils.optim import fused_innaprop as kernel
+    from innaprop import _triton_innaprop as kernel
     params = make_params(torch.float32)
     states = [torch.zeros_like(p, memory_format=torch.preserve_format)
               for p in params]

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from benchmark_utils.optim import INNAprop
+from innaprop import INNAprop
 
 
 def loss_fn(theta):
@@ -181,7 +181,7 @@ def test_foreach_equals_per_tensor(dtype):
 
 
 def test_default_path_is_foreach(monkeypatch):
-    import benchmark_utils.optim.innaprop as mod
+    import innaprop.innaprop as mod
     calls, original = [], mod._multi_tensor_innaprop
 
     def spy(*args, **kwargs):

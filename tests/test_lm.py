@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from benchmark_utils.gpt import GPT, GPTConfig, GPT_SIZES, build_gpt
-from benchmark_utils.lm import (LanguageModelingTask, WindowLoader,
-                                byte_tokens, check_prepared,
-                                prepare_openwebtext, read_tokens,
-                                write_splits, write_token_file)
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.trainer import Trainer, param_groups
-from test_benchopt import bench  # noqa: F401
+from benchmark_utils.models.gpt import GPT, GPTConfig, GPT_SIZES, build_gpt
+from benchmark_utils.data.tokens import (WindowLoader, byte_tokens,
+                                         check_prepared, prepare_openwebtext,
+                                         read_tokens, write_splits,
+                                         write_token_file)
+from benchmark_utils.tasks.language import LanguageModelingTask
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.training.trainer import Trainer, param_groups
 
 TEXT = pydoc_data.topics.__file__     # the tokens dataset's default text
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark_utils.optim import (DINAdam, INNA, INNApropMomentum, Lion,
+from innaprop import (DINAdam, INNA, INNApropMomentum, Lion,
                                    SophiaG)
 
-from test_benchopt import bench, benchopt, read_results  # noqa: F401
+from benchopt_cli import benchopt, read_results
 
 
 def loss_fn(theta):
@@ -377,9 +377,9 @@ def load_solver(root, name):
 
 
 def test_sophia_refreshes_every_k_steps_from_sampled_labels(root):
-    from benchmark_utils.models import SmallCNN
-    from benchmark_utils.recipe import Recipe
-    from benchmark_utils.tasks import ClassificationTask
+    from benchmark_utils.models.cifar import SmallCNN
+    from benchmark_utils.training.recipe import Recipe
+    from benchmark_utils.tasks.image import ClassificationTask
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(100, 1, 8, 8, generator=gen)
@@ -405,7 +405,7 @@ def test_sophia_refreshes_every_k_steps_from_sampled_labels(root):
     assert trainer.step == 5 and [bs for bs, _ in calls] == [16, 16]
     assert all(p.grad is None for p in trainer.model.parameters())
     assert trainer.optimizer.param_groups[0]["weight_decay"] == 0.02
-    win = trainer.progress()["optimizer_metrics"]["win_rate"]
+    win = trainer.progress().optimizer_metrics["win_rate"]
     assert 0 <= win <= 1 and win == trainer.optimizer.win_rate()
     h = torch.cat([trainer.optimizer.state[p]["hessian"].flatten()
                    for p in trainer.model.parameters()])
@@ -450,8 +450,8 @@ def test_innaprop_cpu_slices_give_the_whole_tensor_bits(monkeypatch):
     """The CPU foreach path runs over cache-sized slices: tensors larger
     than a slice are cut, smaller ones batched; the bits are those of the
     same ops on whole tensors."""
-    import benchmark_utils.optim.innaprop as innaprop
-    from benchmark_utils.optim import INNAprop
+    import innaprop.innaprop as innaprop
+    from innaprop import INNAprop
     monkeypatch.setattr(innaprop, "CPU_CHUNK", 1024)
 
     def model():

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark_utils import offline_html
-from benchmark_utils.results import (final_metrics, grid, mean_curve,
+from benchmark_utils.reporting import pages as offline_html
+from benchmark_utils.reporting.results import (final_metrics, grid, mean_curve,
                                      speedup_table, x_axes)
-from test_benchopt import BENCH_FILES, benchopt, read_results
+from benchopt_cli import BENCH_FILES, benchopt, read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -461,7 +461,7 @@ def test_grid_page_draws_its_tables_and_heatmap_offline(runs, tmp_path, kind,
 # -- the static site -------------------------------------------------------
 
 def test_site_from_two_runs_links_both_and_works_offline(runs, tmp_path):
-    from benchmark_utils.site import build_site
+    from benchmark_utils.reporting.site import build_site
     files = [runs / "outputs" / "quick.parquet",
              runs / "outputs" / "grid.parquet"]
     index = build_site(files, tmp_path / "site", benchmark_dir=runs)

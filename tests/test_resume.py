@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark_utils.checkpoint import CheckpointStore
-from benchmark_utils.data import ImageAugment
-from benchmark_utils.lm import LanguageModelingTask, byte_tokens
-from benchmark_utils.gpt import build_gpt
-from benchmark_utils.optim import INNAprop
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.tasks import ClassificationTask
-from benchmark_utils.trainer import Trainer
-from test_benchopt import bench, benchopt  # noqa: F401 (fixture)
+from benchmark_utils.training.checkpoint import CheckpointStore
+from benchmark_utils.data.augment import ImageAugment
+from benchmark_utils.data.tokens import byte_tokens
+from benchmark_utils.tasks.language import LanguageModelingTask
+from benchmark_utils.models.gpt import build_gpt
+from innaprop import INNAprop
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.tasks.image import ClassificationTask
+from benchmark_utils.training.trainer import Trainer
+from benchopt_cli import benchopt
 
 
 def image_task():
@@ -63,7 +64,7 @@ def run_stages(trainer, n):
         trainer.train_stage()
         progress = trainer.progress()
         metrics.append(trainer.task.evaluate(trainer.model,
-                                             progress["running"]))
+                                             progress.running))
     return metrics
 
 

@@ -3,7 +3,7 @@ runs is in test_results.py, which shares their runs)."""
 import pandas as pd
 import pytest
 
-from benchmark_utils.site import build_site, describe_run, render_index
+from benchmark_utils.reporting.site import build_site, describe_run, render_index
 
 
 def run_frame():

@@ -4,12 +4,13 @@ import math
 import pytest
 import torch
 
-import benchmark_utils.trainer as trainer_mod
-from benchmark_utils.data import ImageAugment, TensorLoader
-from benchmark_utils.models import SmallCNN
-from benchmark_utils.recipe import Recipe, lr_factor
-from benchmark_utils.tasks import ClassificationTask
-from benchmark_utils.trainer import Trainer
+import benchmark_utils.training.trainer as trainer_mod
+from benchmark_utils.data.augment import ImageAugment
+from benchmark_utils.data.loaders import TensorLoader
+from benchmark_utils.models.cifar import SmallCNN
+from benchmark_utils.training.recipe import Recipe, lr_factor
+from benchmark_utils.tasks.image import ClassificationTask
+from benchmark_utils.training.trainer import Trainer
 
 
 def make_task(n=40, batch_size=8, epochs=3, **recipe):
@@ -87,7 +88,7 @@ def test_trainer_applies_the_recipe():
     # Per-epoch cosine with T_max = the epoch budget.
     assert lrs == pytest.approx([0.01 * lr_factor("cosine", e, 3)
                                  for e in range(3)])
-    assert t.progress()["budget_done"] == 1.0
+    assert t.progress().budget_done == 1.0
 
 
 def test_same_seed_same_run_and_other_seed_other_run():
@@ -138,8 +139,8 @@ def test_divergence_stops_the_run_and_is_reported():
     assert t.diverged and t.epoch < 5
     assert t.step < 5 * 5
     progress = t.progress()
-    assert progress["diverged"] and progress["budget_done"] < 1
-    assert not math.isfinite(progress["running"]["loss"])
+    assert progress.diverged and progress.budget_done < 1
+    assert not math.isfinite(progress.running["loss"])
 
 
 def test_each_stage_ends_with_a_device_synchronize(monkeypatch):

@@ -11,12 +11,18 @@ import torchvision
 from PIL import Image
 
 from benchmark_utils import models
-from benchmark_utils.data import DatasetLoader, ImageAugment
-from benchmark_utils.recipe import Recipe
-from benchmark_utils.tasks import ClassificationTask
-from benchmark_utils.vision import (IMAGENET_MEAN, IMAGENET_STD, Normalize,
-                                    eval_transform, load_food101,
-                                    load_imagenet, train_transform)
+from benchmark_utils.data.augment import ImageAugment
+from benchmark_utils.data.loaders import DatasetLoader
+from benchmark_utils.models.cifar import build_cifar_model
+from benchmark_utils.models.imagenet import (build_imagenet_model,
+                                            build_pretrained_model,
+                                            load_pretrained_state)
+from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.tasks.image import ClassificationTask
+from benchmark_utils.data.augment import (IMAGENET_MEAN, IMAGENET_STD,
+                                          Normalize, eval_transform,
+                                          train_transform)
+from benchmark_utils.data.image_folders import load_food101, load_imagenet
 from generated_data import write_food101, write_image_folder
 
 
@@ -63,13 +69,13 @@ SIZES = {"cifar": 32, "imagenet": 64, "pretrained": 32}
 
 def build(kind, name):
     if kind == "cifar":
-        return models.build_cifar_model(name, 10), 10
+        return build_cifar_model(name, 10), 10
     if kind == "imagenet":
-        return models.build_imagenet_model(name, 1000), 1000
+        return build_imagenet_model(name, 1000), 1000
     imagenet = {"vgg11": torchvision.models.vgg11_bn,
                 "resnet18": torchvision.models.resnet18}[name]
     state = imagenet(weights=None).state_dict()
-    return models.build_pretrained_model(name, 101, state), 101
+    return build_pretrained_model(name, 101, state), 101
 
 
 @pytest.mark.parametrize("kind,name", sorted(EXPECTED))
@@ -224,8 +230,8 @@ def test_pretrained_weights_from_a_local_file(tmp_path):
     torch.manual_seed(1)
     saved = torchvision.models.resnet18(weights=None).state_dict()
     torch.save(saved, tmp_path / "resnet18-f37072fd.pth")
-    state = models.load_pretrained_state("resnet18", tmp_path)
-    model = models.build_pretrained_model("resnet18", 101, state)
+    state = load_pretrained_state("resnet18", tmp_path)
+    model = build_pretrained_model("resnet18", 101, state)
     loaded = model.state_dict()
     for key, value in saved.items():
         if not key.startswith("fc."):
@@ -243,7 +249,7 @@ def test_pretrained_weights_missing_offline_say_where_to_put_them(
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(RuntimeError) as info:
-        models.load_pretrained_state("vgg11", tmp_path / "weights")
+        load_pretrained_state("vgg11", tmp_path / "weights")
     message = str(info.value)
     assert "vgg11_bn-6002323d.pth" in message and "no network" in message
     assert str(tmp_path / "hub" / "checkpoints") in message

@@ -1,0 +1,1 @@
+"""From results files to charts, offline HTML pages and a static site."""

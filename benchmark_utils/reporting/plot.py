@@ -1,0 +1,40 @@
+"""What the result charts of plots/ share: the base class, the selection of
+one dataset and objective, number formatting, and a cache per page.
+
+benchopt builds a page by asking each chart for every combination of its
+options, metadata then data, on the same results frame: ``ResultPlot.cached``
+computes what does not depend on the other options once per frame.
+
+Importing this module makes benchopt's pages render offline
+(pages.install(), once per process): benchopt imports every file of plots/
+before it writes a page, and each chart derives from ``ResultPlot``.
+"""
+from benchopt import BasePlot
+
+from benchmark_utils.reporting import pages
+from benchmark_utils.reporting.results import higher_is_better
+
+pages.install()
+
+
+def select(df, dataset, objective):
+    """The rows of one dataset and one objective."""
+    return df[(df["dataset_name"] == dataset)
+              & (df["objective_name"] == objective)]
+
+
+def fmt(value, column):
+    """Accuracies with two decimals, losses with four significant digits."""
+    return f"{value:.2f}" if higher_is_better(column) else f"{value:.4g}"
+
+
+class ResultPlot(BasePlot):
+    """Base class of the benchmark's charts."""
+
+    def cached(self, df, key, compute):
+        """``compute()`` once per results frame and ``key``. Keeping a
+        reference to ``df`` makes the identity check safe."""
+        cache = getattr(self, "_cache", None)
+        if cache is None or cache[0] is not df or cache[1] != key:
+            self._cache = cache = (df, key, compute())
+        return cache[2]

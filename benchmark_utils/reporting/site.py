@@ -1,0 +1,233 @@
+"""A static results site from one or more results files, offline.
+
+    python -m benchmark_utils.site outputs/run1.parquet outputs/run2.parquet \\
+        --output site
+
+writes ``site/``, a folder to serve as static files (GitHub Pages, any web
+server, or opened from disk):
+
+    index.html                  the runs: dataset, model, solvers, seeds,
+                                date, hardware, links
+    <run>.html                  each run's interactive benchopt page
+    outputs/<run>.parquet, .csv the raw results
+    assets/                     plotly.js (from the plotly package), Grid.js,
+                                anime.js: the pages load nothing remote
+
+With no file, every ``outputs/*.parquet`` of the benchmark is published.
+Nothing needs network access or a token (unlike ``benchopt publish``).
+"""
+import argparse
+import html
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:      # run as a script from elsewhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmark_utils.reporting.pages import make_offline, write_assets  # noqa
+from benchmark_utils.reporting.results import short_names, solver_base  # noqa
+
+# Families with more settings than this are summarized ("innaprop: 9
+# settings of alpha, beta") in the index.
+MAX_LISTED = 4
+
+
+def _unique(df, column):
+    if column not in df:
+        return []
+    return [str(v) for v in dict.fromkeys(df[column].dropna())]
+
+
+def describe_run(df):
+    """What the index says about one results frame."""
+    dates = pd.to_datetime(df["run_date"], errors="coerce") \
+        if "run_date" in df else pd.Series(dtype="datetime64[ns]")
+    # Datasets with one model (digits: a small CNN) have no model
+    # parameter in their results.
+    model = (_unique(df, "objective_model") or _unique(df, "p_dataset_model")
+             or ["the dataset's default"])
+    solvers = []
+    names = short_names(list(dict.fromkeys(df["solver_name"])))
+    for base in dict.fromkeys(map(solver_base, names)):
+        family = [s for n, s in names.items() if solver_base(n) == base]
+        if len(family) > MAX_LISTED:
+            varied = sorted({p.split("=")[0] for s in family
+                             for p in s.partition("[")[2].rstrip("]")
+                             .split(",") if p})
+            solvers.append(f"{base}: {len(family)} settings of "
+                           f"{', '.join(varied)}")
+        else:
+            solvers.extend(family)
+    hardware = []
+    cpu = _unique(df, "system-processor")
+    if cpu:
+        hardware.append(f"{cpu[0]} ({_unique(df, 'system-cpus')[0]} cores)"
+                        if _unique(df, "system-cpus") else cpu[0])
+    if _unique(df, "system-ram (GB)"):
+        hardware.append(f"{_unique(df, 'system-ram (GB)')[0]} GB RAM")
+    gpus = [v for c in df.columns if "gpu" in c.lower()
+            for v in _unique(df, c)]
+    hardware += [f"GPU: {g}" for g in gpus]
+    cuda = [v for v in _unique(df, "version-cuda") if v not in ("None", "")]
+    hardware.append(f"CUDA {cuda[0]}" if cuda else "no CUDA")
+    return dict(
+        date=dates.min().strftime("%Y-%m-%d %H:%M") if dates.notna().any()
+        else "-",
+        sort_date=dates.min() if dates.notna().any() else pd.Timestamp(0),
+        datasets=_unique(df, "dataset_name"), model=model, solvers=solvers,
+        seeds=int(df.groupby("solver_name")["idx_rep"].nunique().max()),
+        hardware=hardware)
+
+
+def build_site(result_files, output="site", benchmark_dir=ROOT,
+               title="INNAprop benchmark results"):
+    """Write the site for ``result_files`` into ``output``; returns the
+    path of its index.html."""
+    from benchopt.benchmark import Benchmark
+    from benchopt.plotting import generate_html
+    from benchopt.results import read_results
+    from benchopt.results.parquet import get_metadata
+
+    result_files = [Path(f).resolve() for f in result_files]
+    if not result_files:
+        raise ValueError("No results file to publish: pass .parquet files "
+                         "written by `benchopt run`.")
+    names = {}
+    for f in result_files:
+        if not f.is_file():
+            raise FileNotFoundError(f"No results file {f}.")
+        if f.stem == "index":
+            raise ValueError(f"{f} would overwrite the site's index.html: "
+                             "rename it.")
+        if f.name in names:
+            raise ValueError(f"Two results files are named {f.name} "
+                             f"({names[f.name]} and {f}): rename one, the "
+                             "site keeps one page per file name.")
+        names[f.name] = f
+
+    benchmark = Benchmark(benchmark_dir)
+    out = Path(output)
+    (out / generate_html.OUTPUTS).mkdir(parents=True, exist_ok=True)
+    write_assets(out / "assets")
+    (out / ".nojekyll").touch()    # GitHub Pages: serve the files as they are
+
+    # benchopt's own renderer; this benchmark's plots/ may have wrapped it to
+    # inline the assets, but the site shares one copy of them in assets/.
+    render = generate_html.render_all_results
+    render = getattr(render, "__wrapped__", render)
+    runs = []
+    for f in result_files:
+        # The plot settings as `benchopt plot` would use them: config.yml
+        # over those saved in the file.
+        config = benchmark.get_plot_config(default_config=get_metadata(f))
+        data = out / generate_html.OUTPUTS / f.name
+        shutil.copyfile(f, data)
+        df = read_results(data)
+        df.to_csv(data.with_suffix(".csv"), index=False)
+        # The page's "Download data" link is the copy's path relative to
+        # the site.
+        [result] = generate_html.get_results([data], out, benchmark, config)
+        result["page"] = quote(f"{f.stem}.html")
+        [page] = render([result], benchmark, home="index.html")
+        page_path = out / unquote(result["page"])
+        page_path.write_text(make_offline(page, assets_url="assets"),
+                             encoding="utf-8")
+        runs.append(dict(describe_run(df), name=f.stem, page=result["page"],
+                         parquet=quote(result["fname"]),
+                         csv=quote(str(Path(result["fname"])
+                                       .with_suffix(".csv")))))
+        print(f"  {f} -> {page_path}")
+    runs.sort(key=lambda r: r["sort_date"], reverse=True)
+    index = out / "index.html"
+    index.write_text(render_index(runs, title), encoding="utf-8")
+    return index
+
+
+def render_index(runs, title):
+    e = html.escape
+
+    def items(values):
+        return "<br>".join(e(v) for v in values)
+
+    rows = "\n".join(f"""    <tr>
+      <td><a href="{e(r['page'])}">{e(r['name'])}</a></td>
+      <td>{e(r['date'])}</td>
+      <td>{items(r['datasets'])}</td>
+      <td>{items(r['model'])}</td>
+      <td>{items(r['solvers'])}</td>
+      <td class="num">{r['seeds']}</td>
+      <td>{items(r['hardware'])}</td>
+      <td><a href="{e(r['parquet'])}" download>parquet</a>
+        <a href="{e(r['csv'])}" download>csv</a></td>
+    </tr>""" for r in runs)
+    built = datetime.now().strftime("%Y-%m-%d %H:%M")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
+<style>
+  body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto,
+         "Helvetica Neue", Arial, sans-serif; margin: 2rem; color: #1f2937; }}
+  h1 {{ font-size: 1.6rem; margin-bottom: .2rem; }}
+  p.sub {{ color: #6b7280; margin-top: 0; }}
+  table {{ border-collapse: collapse; width: 100%; font-size: .9rem; }}
+  th, td {{ text-align: left; vertical-align: top; padding: .5rem .7rem;
+           border-bottom: 1px solid #e5e7eb; }}
+  th {{ background: #2563eb; color: white; font-weight: 600; }}
+  tr:hover td {{ background: #f3f4f6; }}
+  td.num {{ text-align: right; }}
+  a {{ color: #1d4ed8; }}
+</style>
+</head>
+<body>
+<h1>{e(title)}</h1>
+<p class="sub">{len(runs)} run{'s' * (len(runs) != 1)}. Each page is
+interactive and works offline; the raw results are downloadable.</p>
+<table>
+  <thead>
+    <tr><th>Run</th><th>Date</th><th>Dataset</th><th>Model</th>
+      <th>Solvers</th><th>Seeds</th><th>Hardware</th><th>Raw results</th></tr>
+  </thead>
+  <tbody>
+{rows}
+  </tbody>
+</table>
+<p class="sub">Built on {built} with
+<code>python -m benchmark_utils.site</code>.</p>
+</body>
+</html>
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark_utils.site",
+        description="Turn results files of `benchopt run` into a static "
+        "site (index of runs, interactive pages, raw results) that works "
+        "offline.")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="results files (.parquet); default: every "
+                        "outputs/*.parquet of the benchmark")
+    parser.add_argument("-o", "--output", type=Path, default=Path("site"),
+                        help="folder to write (default: site)")
+    parser.add_argument("--benchmark", type=Path, default=ROOT,
+                        help="the benchmark folder (default: this one)")
+    parser.add_argument("--title", default="INNAprop benchmark results")
+    args = parser.parse_args(argv)
+    files = args.files or sorted((args.benchmark / "outputs")
+                                 .glob("*.parquet"))
+    index = build_site(files, args.output, args.benchmark, args.title)
+    print(f"Site written to {index.parent}/ (open {index}, or serve it: "
+          f"python -m http.server -d {index.parent})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The one training loop every solver shares, its checkpoints and its data parallelism."""

@@ -1,0 +1,124 @@
+"""Checkpoints that survive crashes: atomic writes, verified reads, fallback.
+
+Each run has its own folder, named by a hash of everything that defines the
+run, so two different runs never share a checkpoint. A checkpoint is written
+to a temporary file, flushed to disk and renamed into place; its SHA-256 goes
+in a small JSON file written the same way after it. A read verifies the hash
+before unpickling, so a truncated or corrupted file is detected, reported, and
+the previous good checkpoint (or a fresh start) is used instead.
+"""
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+KEEP = 2  # the newest checkpoint and the one before, to fall back on
+
+
+def run_key(**fields):
+    """A stable hash of the fields that define a run."""
+    text = json.dumps({k: str(v) for k, v in fields.items()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _HashingWriter:
+    """A file that hashes what is written to it: one pass over the bytes."""
+
+    def __init__(self, f):
+        self.f, self.hash = f, hashlib.sha256()
+
+    def write(self, data):
+        self.hash.update(data)
+        return self.f.write(data)
+
+    def flush(self):
+        self.f.flush()
+
+
+def _atomic_write(path, write):
+    """Write through ``write(file)`` to a temporary file, flush it to disk,
+    rename it into place; return the SHA-256 of what was written."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        writer = _HashingWriter(f)
+        write(writer)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return writer.hash.hexdigest()
+
+
+def read_checkpoint(path):
+    """The state saved at ``path``, after checking its SHA-256 against the
+    one recorded beside it; raises if it is missing, truncated or altered.
+    Every process of a run reads checkpoints through this."""
+    path = Path(path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    if _sha256(path) != meta["sha256"]:
+        raise ValueError("its SHA-256 does not match the one recorded when "
+                         "it was written")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+class CheckpointStore:
+    """The checkpoints of one run, in ``root/<key>/``.
+
+    Args:
+        root: folder holding every run's checkpoints.
+        fields: what defines the run (dataset, objective, solver with their
+            parameters, seed, repetition, code version); hashed into the
+            folder name and stored beside the checkpoints for humans.
+    """
+
+    def __init__(self, root, **fields):
+        self.fields = {k: str(v) for k, v in fields.items()}
+        self.dir = Path(root) / run_key(**fields)
+        self.loaded_path = None
+
+    def _paths(self):
+        return sorted(self.dir.glob("ckpt-*.pt"), reverse=True)
+
+    def save(self, state, index):
+        """Write ``state`` as checkpoint number ``index`` (increasing)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"ckpt-{index:08d}.pt"
+        digest = _atomic_write(path, lambda f: torch.save(state, f))
+        meta = dict(index=index, sha256=digest,
+                    bytes=path.stat().st_size, run=self.fields)
+        _atomic_write(path.with_suffix(".json"),
+                      lambda f: f.write(json.dumps(meta, indent=1).encode()))
+        for old in self._paths()[KEEP:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+
+    def load(self):
+        """The newest checkpoint that verifies, or None. Bad ones are
+        reported on stderr and skipped."""
+        for path in self._paths():
+            try:
+                state = read_checkpoint(path)
+                self.loaded_path = path
+                return state
+            except Exception as e:  # missing meta, truncated, unreadable
+                print(f"WARNING: checkpoint {path} is unusable ({e}); "
+                      "falling back to the previous one.", file=sys.stderr,
+                      flush=True)
+        return None
+
+    def clear(self):
+        """Remove this run's checkpoints (the run is finished and cached)."""
+        if self.dir.exists():
+            for p in self.dir.iterdir():
+                p.unlink()
+            self.dir.rmdir()

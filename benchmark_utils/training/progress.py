@@ -1,0 +1,26 @@
+"""Where a run stands: what the trainer reports at each evaluation and the
+objective turns into columns of the results."""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Progress:
+    step: int = 0               # optimizer steps done
+    epoch: float = 0.0          # steps / steps per epoch
+    lr: float = 0.0             # the first group's current learning rate
+    diverged: bool = False
+    budget_done: float = 0.0    # fraction of the recipe's budget
+    seen: int = 0               # examples (or tokens) trained on
+    train_time: float = 0.0     # seconds of training
+    running: dict = field(default_factory=dict)  # the last stage's sums
+    optimizer_metrics: dict = field(default_factory=dict)  # Sophia: win_rate
+
+    def columns(self, unit="samples"):
+        """The results' columns, ``unit`` naming the throughput's."""
+        return dict(step=self.step, epoch=self.epoch, lr=self.lr,
+                    diverged=int(self.diverged),
+                    budget_done=self.budget_done, **{
+                        unit: self.seen,
+                        f"{unit}_per_second": (self.seen / self.train_time
+                                               if self.train_time else 0.0)},
+                    **self.optimizer_metrics)

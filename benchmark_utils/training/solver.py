@@ -1,0 +1,125 @@
+"""benchopt glue: the base class of every solver plugin.
+
+A solver plugin is a small file:
+
+    from innaprop import INNAprop
+    from benchmark_utils.training.solver import TrainingSolver
+
+    class Solver(TrainingSolver):
+        name = "innaprop"
+        parameters = {"alpha": [0.1], "beta": [0.9], "lr": [None],
+                      "weight_decay": [None]}
+
+        def make_optimizer(self, params, lr, weight_decay):
+            return INNAprop(params, lr=lr, alpha=self.alpha, beta=self.beta,
+                            weight_decay=weight_decay)
+
+``lr`` and ``weight_decay`` left to None take the dataset's recipe. The
+stopping rule (the recipe's budget) is the objective's; checkpoints and
+resume are resume.py's.
+"""
+import sys
+import time
+
+from benchopt import BaseSolver
+
+from benchmark_utils.training import parallel, workers
+from benchmark_utils.training.resume import RunCheckpoints
+from benchmark_utils.training.trainer import Trainer
+
+
+class TrainingSolver(BaseSolver):
+    """Base class of the solver plugins: runs the shared training loop."""
+
+    sampling_strategy = "callback"
+    requirements = ["pip::torch"]
+
+    # Where an algorithm steps on another scale than AdamW (whose tuned
+    # values the recipe holds), the factors applied to the recipe's lr and
+    # weight decay when the solver's own are left to None.
+    lr_scale = 1.0
+    weight_decay_scale = 1.0
+
+    # Solvers whose algorithm needs extra passes (Sophia) override this with
+    # a method (trainer, batches) -> None, run after every optimizer step
+    # with the step's micro-batches.
+    after_step = None
+
+    def make_optimizer(self, params, lr, weight_decay):
+        """Return a torch.optim.Optimizer over ``params`` (param groups)."""
+        raise NotImplementedError
+
+    def set_objective(self, task, seed):
+        self.task, self.seed = task, seed
+        recipe = task.recipe
+        lr = getattr(self, "lr", None)
+        wd = getattr(self, "weight_decay", None)
+        self.run_lr = (recipe.lr * self.lr_scale if lr is None
+                       else float(lr))
+        self.run_weight_decay = (
+            recipe.weight_decay * self.weight_decay_scale if wd is None
+            else float(wd))
+        # Build once here so that invalid hyperparameters fail before any
+        # training, with the optimizer's own message.
+        self._new_trainer()
+
+    def _trainer_spec(self):
+        """What every process needs to build this run's trainer."""
+        return (self.task, self.make_optimizer,
+                dict(seed=self.seed, lr=self.run_lr,
+                     weight_decay=self.run_weight_decay,
+                     after_step=self.after_step))
+
+    def _new_trainer(self):
+        n_procs = parallel.requested_processes()
+        if n_procs > 1:
+            workers.spawn_workers(n_procs, self.task.device)
+        task, make_optimizer, kwargs = spec = self._trainer_spec()
+        workers.command("setup", spec)
+        self.trainer = Trainer(task, make_optimizer, **kwargs)
+
+    def warm_up(self):
+        # Untimed, once per solver: compile the model (and any compiled
+        # optimizer kernels), autotune cuDNN, initialise CUDA, on a throwaway
+        # trainer so that the measured run starts from the same fresh state.
+        if self.task.device.type == "cuda" or self.task.recipe.compile:
+            start = time.perf_counter()
+            task, make_optimizer, kwargs = spec = self._trainer_spec()
+            workers.command("warm_up", spec)
+            Trainer(task, make_optimizer, **kwargs).warm_up()
+            self.warm_up_time = time.perf_counter() - start
+            print(f"\n{self}: warm-up (compilation, autotuning) took "
+                  f"{self.warm_up_time:.1f} s, outside the timed runs.",
+                  file=sys.stderr, flush=True)
+
+    def pre_run_hook(self, stop_val):
+        # Untimed: each run starts from the same fresh model and optimizer.
+        if self.trainer.step > 0:
+            self._new_trainer()
+
+    def run(self, callback):
+        trainer = self.trainer
+        checkpoints = RunCheckpoints.open(self, callback)
+        # A crashed or interrupted run restarts from its last evaluation.
+        resumed = checkpoints.resume(trainer)
+        while resumed or callback():
+            if not resumed:
+                checkpoints.save(trainer)
+            resumed = False
+            if trainer.finished:
+                break
+            workers.command("train")
+            trainer.train_stage()
+        if trainer.diverged:
+            print(f"\n{self} diverged at step {trainer.step} (non-finite "
+                  "loss); its curve stops there.", file=sys.stderr,
+                  flush=True)
+        checkpoints.finish(trainer)
+
+    def get_result(self):
+        return dict(model=self.trainer.model,
+                    progress=self.trainer.progress())
+
+    def get_next(self, stop_val):
+        # Evaluate at every stage: once per eval_every epochs or steps.
+        return stop_val + 1

@@ -1,0 +1,304 @@
+"""The one training loop, shared by every solver.
+
+A solver only says how to build its optimizer (and, for methods that need
+extra passes such as Sophia, what to do after a step). Everything else here is
+identical for every solver: model initialisation, data order, recipe (batch
+size, budget, weight decay, schedule, clipping, precision), divergence
+handling, checkpoints (``state_dict``) and data parallelism.
+
+Data parallelism (see parallel.py and workers.py): every process builds the same
+trainer; the model is wrapped in DistributedDataParallel, each process takes
+its share of every batch (the global batch stays the recipe's), and the sums
+behind the training metrics are added up across processes at the end of each
+stage.
+"""
+import contextlib
+import math
+import random
+import time
+
+import numpy as np
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from benchmark_utils.training import parallel
+from benchmark_utils.training.parallel import synchronize
+from benchmark_utils.training.progress import Progress
+from benchmark_utils.training.recipe import lr_factor
+
+def param_groups(model, weight_decay, decay_1d_params=True):
+    """One group decayed with ``weight_decay``; with decay_1d_params=False,
+    biases and norm weights (tensors of dim < 2) go to an undecayed group,
+    as in nanoGPT, with the parameters the model names in its
+    ``no_weight_decay()`` (timm's convention; GPT's embeddings, as in the
+    INNAprop authors' GPT-2 code)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if decay_1d_params:
+        return [{"params": params, "weight_decay": weight_decay}]
+    names = getattr(model, "no_weight_decay", set)()
+    exempt = {id(p) for n, p in model.named_parameters() if n in names}
+    decay = [p for p in params if p.dim() >= 2 and id(p) not in exempt]
+    no_decay = [p for p in params if p.dim() < 2 or id(p) in exempt]
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+class Trainer:
+    """Trains ``task``'s model with one optimizer, one evaluation stage at a
+    time.
+
+    Args:
+        task: a ``Task`` (tasks/base.py): data, model, loss and recipe.
+        make_optimizer: callable(param_groups, lr, weight_decay) -> Optimizer.
+        seed: seeds the model initialisation and the data order; the same
+            seed gives every solver the same start and the same batches.
+        lr, weight_decay: the run's values (the recipe's unless overridden).
+        after_step: optional callable(trainer, batches) run after each
+            optimizer step with the step's micro-batches, inside the timed
+            region (Sophia's Hessian refresh).
+    """
+
+    def __init__(self, task, make_optimizer, seed, lr, weight_decay,
+                 after_step=None):
+        self.task = task
+        self.recipe = recipe = task.recipe
+        self.device = task.device
+        self.after_step = after_step
+        self.shard = parallel.shard()
+
+        torch.manual_seed(seed)
+        model = task.build_model().to(self.device)
+        if recipe.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.forward_model = model
+        if self.shard is not None:
+            # Gradients averaged across processes in backward.
+            self.forward_model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=([self.device.index]
+                                   if self.device.type == "cuda" else None))
+        if recipe.compile:
+            # Compiled lazily at the first step: TrainingSolver.warm_up runs
+            # a throwaway trainer first so compilation stays out of timed
+            # runs.
+            self.forward_model = torch.compile(self.forward_model)
+        self.optimizer = make_optimizer(
+            param_groups(model, weight_decay, recipe.decay_1d_params),
+            lr, weight_decay)
+
+        self.loader = task.train_loader(seed, self.shard)
+        self.batches_per_epoch = len(self.loader)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch
+                                         / recipe.grad_accum)
+        if recipe.schedule_unit == "epoch":
+            total = recipe.epochs
+        else:
+            total = recipe.max_steps or recipe.epochs * self.steps_per_epoch
+        self.scheduler = LambdaLR(self.optimizer, lambda k: lr_factor(
+            recipe.schedule, k, total, recipe.warmup, recipe.min_lr_ratio))
+
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=recipe.precision == "fp16")
+
+        self.step = 0            # optimizer steps done
+        self.epoch = 0           # epochs done (epoch budgets)
+        self.seen = 0            # training examples (or tokens) processed
+        self.train_time = 0.0    # seconds spent in train_stage
+        self.diverged = False
+        self._stream = None      # endless batches (step budgets)
+        self._stream_pos = (0, 0)  # (epoch, batch) the stream reads next
+        self._reset_running()
+
+    # -- progress --------------------------------------------------------
+    @property
+    def budget_done(self):
+        r = self.recipe
+        if r.epochs is not None:
+            return self.epoch / r.epochs
+        return self.step / r.max_steps
+
+    @property
+    def finished(self):
+        return self.diverged or self.budget_done >= 1
+
+    def progress(self):
+        """Where the run stands, with the optimizer's own diagnostics where
+        it has a ``metrics()`` method (SophiaG's win rate)."""
+        running = {k: (v.item() if torch.is_tensor(v) else v)
+                   for k, v in self.running.items()}
+        return Progress(
+            step=self.step, epoch=self.step / self.steps_per_epoch,
+            lr=self.optimizer.param_groups[0]["lr"], diverged=self.diverged,
+            budget_done=self.budget_done, seen=self.seen,
+            train_time=self.train_time, running=running,
+            optimizer_metrics=getattr(self.optimizer, "metrics", dict)())
+
+    # -- training ----------------------------------------------------------
+    def train_stage(self):
+        """Train up to the next evaluation point, the end of the budget, or
+        divergence; synchronize so that the caller's clock is true."""
+        r = self.recipe
+        start = time.perf_counter()
+        self.model.train()
+        self._reset_running()
+        if r.epochs is not None:
+            end = min(r.epochs, self.epoch + r.eval_every)
+            while self.epoch < end and not self.diverged:
+                self._train_epoch()
+        else:
+            end = min(r.max_steps, self.step + r.eval_every)
+            if self._stream is None:
+                self._stream = self._endless_batches(*self._stream_pos)
+            while self.step < end and not self.diverged:
+                # Drawn one at a time, so that the next micro-batch is read
+                # while the device computes on this one.
+                self._optimizer_step(
+                    (next(self._stream) for _ in range(r.grad_accum)),
+                    r.grad_accum)
+        # Every process's sums, so that all agree on the metrics and on
+        # divergence.
+        self.running = {k: parallel.all_reduce_sum(
+            torch.as_tensor(v, dtype=torch.float64, device=self.device))
+            for k, v in sorted(self.running.items())}
+        self._check_finite()
+        synchronize(self.device)
+        self.train_time += time.perf_counter() - start
+        self.seen += int(self.running.get("count", 0))
+
+    def warm_up(self, steps=3):
+        """Run a few optimizer steps (compilation, autotuning, lazy CUDA
+        initialisation) on this trainer; meant for a throwaway trainer."""
+        stream = self._endless_batches()
+        for _ in range(steps):
+            n = self.recipe.grad_accum
+            self._optimizer_step((next(stream) for _ in range(n)), n)
+        synchronize(self.device)
+
+    def _train_epoch(self):
+        micro = []
+        for batch in self.loader.epoch(self.epoch):
+            micro.append(batch)
+            if len(micro) == self.recipe.grad_accum:
+                self._optimizer_step(micro)
+                micro = []
+                if self.diverged:
+                    return
+        if micro:
+            self._optimizer_step(micro)
+            if self.diverged:
+                return
+        self.epoch += 1
+        if self.recipe.schedule_unit == "epoch":
+            self.scheduler.step()
+
+    def _endless_batches(self, epoch=0, start=0):
+        while True:
+            for i, batch in enumerate(self.loader.epoch(epoch, start),
+                                      start):
+                self._stream_pos = (epoch, i + 1)
+                yield batch
+            epoch, start = epoch + 1, 0
+
+    def _optimizer_step(self, micro_batches, n=None):
+        """One optimizer step over ``micro_batches`` (a list, or an
+        iterator of ``n`` batches), then the solver's hook and the
+        schedule."""
+        n = len(micro_batches) if n is None else n
+        seen = []
+        for batch in micro_batches:
+            seen.append(batch)
+            with self.gradient_sync(last=len(seen) == n):
+                with self.autocast():
+                    loss, sums = self.task.loss(self.forward_model, batch)
+                self.scaler.scale(self._weighted(loss, sums) / n).backward()
+            for k, v in sums.items():
+                self.running[k] = self.running.get(k, 0) + v
+        if self.recipe.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                           self.recipe.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        if self.after_step is not None:
+            self.after_step(self, seen)
+        if self.recipe.schedule_unit == "step":
+            self.scheduler.step()
+        # A host sync per step is free on CPU; on GPU check every 25 steps.
+        # Data-parallel processes check together, at the end of the stage.
+        if self.shard is None and (self.device.type != "cuda"
+                                   or self.step % 25 == 0):
+            self._check_finite()
+
+    def autocast(self):
+        """The recipe's mixed precision for a forward pass."""
+        return self.recipe.autocast(self.device)
+
+    def gradient_sync(self, last):
+        """Around a micro-batch's backward: under DDP, gradients are
+        all-reduced only with the step's last micro-batch."""
+        if self.shard is None or last:
+            return contextlib.nullcontext()
+        return self.forward_model.no_sync()
+
+    def _weighted(self, loss, sums):
+        """The loss whose gradient, averaged by DDP over the processes, is
+        that of the mean over the whole batch, even when the shards differ
+        in size (the last batch of an epoch)."""
+        if self.shard is None:
+            return loss
+        count = sums["count"]   # a Python number: no host sync
+        if count == 0:
+            raise RuntimeError(
+                "A batch too small to give every one of the "
+                f"{self.shard[1]} processes an example; use fewer processes "
+                "or a batch size that leaves a larger last batch.")
+        total = parallel.all_reduce_sum(torch.tensor(
+            float(count), device=self.device))
+        return loss * (count * self.shard[1] / total)
+
+    def _check_finite(self):
+        loss = self.running.get("loss")
+        if torch.is_tensor(loss) and not torch.isfinite(loss).item():
+            self.diverged = True
+
+    def _reset_running(self):
+        # Sums over the current stage, named by the task's loss().
+        self.running = {}
+
+    # -- checkpoints ---------------------------------------------------------
+    def state_dict(self):
+        """Everything a resumed run needs to continue exactly: weights,
+        optimizer, schedule, loss scaler, progress, data position and random
+        number generators."""
+        return dict(
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict(),
+            step=self.step, epoch=self.epoch, seen=self.seen,
+            train_time=self.train_time, diverged=self.diverged,
+            stream_pos=self._stream_pos,
+            rng=dict(torch=torch.get_rng_state(),
+                     cuda=(torch.cuda.get_rng_state_all()
+                           if torch.cuda.is_available() else None),
+                     python=random.getstate(),
+                     numpy=np.random.get_state()))
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        for key in ("step", "epoch", "seen", "train_time", "diverged"):
+            setattr(self, key, state[key])
+        self._stream_pos = tuple(state["stream_pos"])
+        self._stream = None
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])

@@ -1,0 +1,121 @@
+"""The worker command protocol of data-parallel runs.
+
+Rank 0 is the benchopt process: it alone reports to benchopt. The other ranks
+follow its commands in lockstep:
+
+    setup       build the same trainer (same task, solver, seed)
+    warm_up     run the untimed warm-up on a throwaway trainer
+    train       run one training stage (DDP all-reduces the gradients)
+    evaluate    evaluate a shard of the data (metrics summed across ranks)
+    load        restore a checkpoint (read and verified like rank 0's)
+    exit        leave
+
+Two ways to start the other ranks:
+- from the solver, on one node: INNAPROP_NPROC=8 benchopt run ... spawns 7
+  worker processes the first time a trainer is built;
+- under torchrun (one or several nodes):
+  torchrun --nproc_per_node=8 -m benchmark_utils.training.launch run . --config ...
+  where rank 0 runs benchopt and the others run ``worker_loop``.
+
+This module sits above the trainer; parallel.py holds the primitives both use.
+"""
+import atexit
+import socket
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from benchmark_utils.training import parallel
+from benchmark_utils.training.checkpoint import read_checkpoint
+from benchmark_utils.training.trainer import Trainer
+
+
+def spawn_workers(n_procs, device):
+    """From rank 0 (this process), start ranks 1..n_procs-1 on this node."""
+    if dist.is_initialized():
+        if parallel.world_size() != n_procs:
+            raise RuntimeError(
+                f"The process group already has {parallel.world_size()} "
+                f"processes; {n_procs} were asked for.")
+        return
+    # The workers import this package by name: make it findable from the
+    # benchmark's folder (benchopt loads it from a file path).
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    if torch.device(device).type == "cuda" and \
+            n_procs > torch.cuda.device_count():
+        raise RuntimeError(
+            f"INNAPROP_NPROC={n_procs} processes, but only "
+            f"{torch.cuda.device_count()} GPUs are visible: one GPU per "
+            "process.")
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    init_method = f"tcp://127.0.0.1:{port}"
+    ctx = torch.multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main,
+                         args=(r, n_procs, init_method, str(device)),
+                         daemon=True)
+             for r in range(1, n_procs)]
+    for p in procs:
+        p.start()
+    parallel.init(parallel.backend(device), init_method, 0, n_procs)
+    atexit.register(_shutdown, procs)
+    parallel.announce(device)
+
+
+def _shutdown(procs):
+    try:
+        command("exit")
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+
+
+def _worker_main(rank_, world, init_method, device):
+    parallel.init(parallel.backend(device), init_method, rank_, world)
+    worker_loop()
+
+
+def command(name, payload=None):
+    """Rank 0: tell the other ranks what to do next."""
+    if parallel.is_distributed() and parallel.rank() == 0:
+        dist.broadcast_object_list([(name, payload)], src=0,
+                                   group=parallel.command_group())
+
+
+def _receive():
+    box = [None]
+    dist.broadcast_object_list(box, src=0, group=parallel.command_group())
+    return box[0]
+
+
+def _trainer(payload):
+    task, make_optimizer, kwargs = payload
+    task = task.to(parallel.local_device(task.device))
+    return Trainer(task, make_optimizer, **kwargs)
+
+
+def worker_loop():
+    """Ranks > 0: follow rank 0's commands until it says exit."""
+    trainer = None
+    while True:
+        name, payload = _receive()
+        if name == "exit":
+            break
+        if name == "setup":
+            trainer = _trainer(payload)
+        elif name == "warm_up":
+            _trainer(payload).warm_up()
+        elif name == "train":
+            trainer.train_stage()
+        elif name == "evaluate":
+            trainer.task.evaluate(trainer.model, payload)
+        elif name == "load":
+            trainer.load_state_dict(read_checkpoint(Path(payload))["trainer"])
+        else:
+            raise RuntimeError(f"Unknown command {name!r}")
+    dist.destroy_process_group()

@@ -1,0 +1,25 @@
+"""Running the benchmark through benchopt's command line, as a user does."""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+BENCH_FILES = ["objective.py", "config.yml", "test_config.py", "datasets", "solvers",
+               "benchmark_utils", "configs", "plots"]
+
+
+def benchopt(*args, cwd, raise_on_error=True, timeout=600):
+    # `benchopt test` runs the `python` found on PATH: make it this one.
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+    env = dict(os.environ, INNAPROP_DEVICE="cpu", PATH=path)
+    env.pop("BENCHOPT_RAISE_ON_ERROR", None)
+    if raise_on_error:
+        env["BENCHOPT_RAISE_ON_ERROR"] = "1"
+    return subprocess.run([sys.executable, "-m", "benchopt", *args],
+                          cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def read_results(bench, name):
+    return pd.read_parquet(bench / "outputs" / f"{name}.parquet")
