@@ -46,6 +46,14 @@ def check_averaging(**values):
             check(0.0 <= value < 1.0, name, value, "in [0, 1)")
 
 
+def _real(tensor, is_complex):
+    """A complex tensor's real view (its last dimension holds the real and
+    imaginary parts); a step count (a scalar) or a real tensor as is."""
+    if is_complex and tensor.dim() > 0 and torch.is_complex(tensor):
+        return torch.view_as_real(tensor)
+    return tensor
+
+
 class GroupOptimizer(Optimizer):
     """An Optimizer whose step checks every group (before any parameter
     changes), then updates each group with ``_update(group, params, grads,
@@ -80,6 +88,7 @@ class GroupOptimizer(Optimizer):
         self._lists = {}
         for group in self.param_groups:
             group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
         # Older torch optimizers (and the authors' code) store plain number
         # steps; torch may move those of fused groups to the device. Ours
         # stay CPU tensors in every path, so that no step syncs the host.
@@ -105,14 +114,18 @@ class GroupOptimizer(Optimizer):
         raise NotImplementedError
 
     def gather(self, group):
-        """The group's parameters that have a gradient, their gradients, and
-        one list per state key."""
+        """The group's parameters that have a gradient, their gradients
+        (negated with ``maximize``), and one list per state key. Complex
+        tensors come as real views of their (real, imaginary) pairs, as
+        torch.optim treats them: the update is that of two real
+        coordinates, not of complex arithmetic (g * g is not |g|^2)."""
         cached = self._lists.get(id(group))
         if cached is not None and cached[0] is group["params"]:
             grads = [p.grad for p in group["params"]]
             if not any(g is None for g in grads):
-                return list(cached[1]), grads, [list(v) for v in cached[2]]
-        params, grads = [], []
+                params, lists = list(cached[1]), [list(v) for v in cached[2]]
+                return params, self._grads(group, grads, cached[3]), lists
+        params, grads, complex_ = [], [], []
         lists = [[] for _ in self.state_keys]
         for p in group["params"]:
             if p.grad is None:
@@ -123,14 +136,24 @@ class GroupOptimizer(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state.update(self.new_state(p, group))
-            params.append(p)
+            is_complex = torch.is_complex(p)
+            complex_.append(is_complex)
+            params.append(_real(p, is_complex))
             grads.append(p.grad)
             for values, key in zip(lists, self.state_keys):
-                values.append(state[key])
+                values.append(_real(state[key], is_complex))
         if len(params) == len(group["params"]):
             self._lists[id(group)] = (group["params"], list(params),
-                                      [list(v) for v in lists])
-        return params, grads, lists
+                                      [list(v) for v in lists], complex_)
+        return params, self._grads(group, grads, complex_), lists
+
+    @staticmethod
+    def _grads(group, grads, complex_):
+        if any(complex_):
+            grads = [_real(g, c) for g, c in zip(grads, complex_)]
+        if group.get("maximize"):
+            grads = torch._foreach_neg(grads)
+        return grads
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -37,14 +37,17 @@ class INNA(GroupOptimizer):
         foreach: use the multi-tensor implementation. ``None`` picks it
             whenever every parameter is a dense tensor; ``False`` runs the
             per-tensor reference.
+        maximize: maximize the objective instead of minimizing it (the
+            gradient\'s sign flipped), as in torch.optim.
     """
 
     def __init__(self, params, lr=0.1, alpha=0.5, beta=0.1, weight_decay=0.0,
-                 *, foreach=None):
+                 *, foreach=None, maximize=False):
         check_nonnegative(lr=lr, alpha=alpha, weight_decay=weight_decay)
         check_positive(beta=beta)
         defaults = dict(lr=lr, alpha=alpha, beta=beta,
-                        weight_decay=weight_decay, foreach=foreach)
+                        weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     state_keys = ("step", "psi")

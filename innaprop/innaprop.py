@@ -78,15 +78,18 @@ class INNAprop(GroupOptimizer):
             ``False`` runs the per-tensor reference.
         fused: use the fused Triton kernel (CUDA tensors only; the first
             step compiles it, a few seconds). Default ``None``: not fused.
+        maximize: maximize the objective instead of minimizing it (the
+            gradient\'s sign flipped), as in torch.optim.
     """
 
     state_keys = ("step", "exp_avg_sq", "psi")
 
     def __init__(self, params, lr=1e-3, alpha=0.1, beta=0.9, sigma=0.999,
-                 eps=1e-8, weight_decay=0.01, *, foreach=None, fused=None):
+                 eps=1e-8, weight_decay=0.01, *, foreach=None, fused=None,
+                 maximize=False):
         defaults = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
                         weight_decay=weight_decay, foreach=foreach,
-                        fused=fused)
+                        fused=fused, maximize=maximize)
         super().__init__(params, defaults)
 
     def __setstate__(self, state):

@@ -62,15 +62,19 @@ class INNApropMomentum(GroupOptimizer):
         foreach: use the multi-tensor implementation. ``None`` picks it
             whenever every parameter is a dense tensor; ``False`` runs the
             per-tensor reference.
+        maximize: maximize the objective instead of minimizing it (the
+            gradient\'s sign flipped), as in torch.optim.
     """
 
     def __init__(self, params, lr=1e-3, alpha=0.1, beta=0.9, sigma=0.999,
-                 eps=1e-8, weight_decay=0.01, *, foreach=None):
+                 eps=1e-8, weight_decay=0.01, *, foreach=None,
+                 maximize=False):
         check_nonnegative(lr=lr, alpha=alpha, beta=beta, eps=eps,
                           weight_decay=weight_decay)
         check_averaging(sigma=sigma)
         defaults = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
-                        weight_decay=weight_decay, foreach=foreach)
+                        weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     state_keys = ("step", "exp_avg", "exp_avg_sq")

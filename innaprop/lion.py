@@ -33,15 +33,17 @@ class Lion(GroupOptimizer):
         foreach: use the multi-tensor implementation. ``None`` picks it
             whenever every parameter is a dense tensor; ``False`` runs the
             per-tensor reference.
+        maximize: maximize the objective instead of minimizing it (the
+            gradient\'s sign flipped), as in torch.optim.
     """
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0,
-                 *, foreach=None):
+                 *, foreach=None, maximize=False):
         check_nonnegative(lr=lr, weight_decay=weight_decay)
         for i, b in enumerate(betas):
             check(0.0 <= b <= 1.0, f"betas[{i}]", b, "in [0, 1]")
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay,
-                        foreach=foreach)
+                        foreach=foreach, maximize=maximize)
         super().__init__(params, defaults)
 
     state_keys = ("exp_avg",)

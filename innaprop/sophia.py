@@ -31,8 +31,9 @@ AdamW.
 import torch
 from torch.optim import Optimizer
 
-from innaprop._base import (GroupOptimizer, check_averaging,
-                            check_nonnegative, default_to_foreach, zeros)
+from innaprop._base import (GroupOptimizer, _real, check_averaging,
+                            check_nonnegative, check_positive,
+                            default_to_foreach, zeros)
 
 __all__ = ["SophiaG", "sophiag"]
 
@@ -51,14 +52,17 @@ class SophiaG(GroupOptimizer):
         foreach: use the multi-tensor implementation. ``None`` picks it
             whenever every parameter is a dense tensor; ``False`` runs the
             per-tensor reference.
+        maximize: maximize the objective instead of minimizing it (the
+            gradient\'s sign flipped), as in torch.optim.
     """
 
     def __init__(self, params, lr=1e-4, betas=(0.965, 0.99), rho=0.04,
-                 weight_decay=0.1, *, foreach=None):
+                 weight_decay=0.1, *, foreach=None, maximize=False):
         check_nonnegative(lr=lr, rho=rho, weight_decay=weight_decay)
         check_averaging(betas=betas)
         defaults = dict(lr=lr, betas=tuple(betas), rho=rho,
-                        weight_decay=weight_decay, foreach=foreach)
+                        weight_decay=weight_decay, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     state_keys = ("step", "exp_avg", "hessian")
@@ -72,6 +76,37 @@ class SophiaG(GroupOptimizer):
                 beta1=group["betas"][0], rho=group["rho"],
                 weight_decay=group["weight_decay"],
                 foreach=group["foreach"])
+
+    def load_state_dict(self, state_dict):
+        """Load a state dict of this class. One of the authors' SophiaG
+        (Liuhong99/Sophia, recognised by its ``capturable`` flag) stores its
+        Hessian estimate without the factor bs: it is refused, since loading
+        it as is would clip almost every coordinate; convert it with
+        ``load_official_state_dict(state_dict, bs)``."""
+        if any("capturable" in g for g in state_dict["param_groups"]):
+            raise ValueError(
+                "This is a state dict of the authors' SophiaG, whose "
+                "'hessian' is the average of g*g without the factor bs "
+                "(ours stores bs * that average). Load it with "
+                "optimizer.load_official_state_dict(state_dict, bs), bs "
+                "being the number of sampled labels per Hessian refresh "
+                "(their total_bs * block_size).")
+        super().load_state_dict(state_dict)
+
+    def load_official_state_dict(self, state_dict, bs):
+        """Load a state dict of the authors' SophiaG, multiplying its
+        Hessian estimates by ``bs`` (the labels each refresh averages over:
+        the authors' ``total_bs * block_size``), our scale."""
+        check_positive(bs=bs)
+        state = {k: dict(v, hessian=v["hessian"] * bs)
+                 if "hessian" in v else dict(v)
+                 for k, v in state_dict["state"].items()}
+        groups = []
+        for g in state_dict["param_groups"]:
+            g = {k: v for k, v in g.items() if k != "capturable"}
+            g.setdefault("foreach", None)
+            groups.append(g)
+        super().load_state_dict({"state": state, "param_groups": groups})
 
     def _state(self, p):
         state = self.state[p]
@@ -89,8 +124,9 @@ class SophiaG(GroupOptimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
-            hessians = [self._state(p)["hessian"] for p in params]
-            grads = [p.grad for p in params]
+            hessians = [_real(self._state(p)["hessian"], True)
+                        for p in params]
+            grads = [_real(p.grad, True) for p in params]
             torch._foreach_mul_(hessians, beta2)
             torch._foreach_addcmul_(hessians, grads, grads,
                                     value=(1 - beta2) * bs)
@@ -105,9 +141,9 @@ class SophiaG(GroupOptimizer):
                 state = self.state.get(p)
                 if not state:
                     continue
-                won += (state["exp_avg"].abs()
-                        < group["rho"] * state["hessian"]).sum()
-                total += p.numel()
+                won += (_real(state["exp_avg"], True).abs()
+                        < group["rho"] * _real(state["hessian"], True)).sum()
+                total += _real(p, True).numel()
         return float(won) / total if total else float("nan")
 
     def metrics(self):
