@@ -1,8 +1,8 @@
 from functools import partial
 
-from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
+from benchmark_utils.data.source import LocalDataset
 from benchmark_utils.data.cifar10 import MEAN, STD, load_cifar10
 from benchmark_utils.data.loaders import subset_indices
 from benchmark_utils.data.augment import ImageAugment
@@ -11,7 +11,7 @@ from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import ClassificationTask
 
 
-class Dataset(BaseDataset):
+class Dataset(LocalDataset):
     """CIFAR-10 with the thesis's recipe (section 4.10.1): batch 256, 200
     epochs, lr 1e-3 with a per-epoch cosine schedule (T_max = the epoch
     budget, gamma_min = 0), weight decay 0.01; random crop 32 with reflect
@@ -49,4 +49,5 @@ class Dataset(BaseDataset):
             recipe=recipe, n_classes=10,
             transform=ImageAugment(MEAN, STD,
                                    channels_last=recipe.channels_last))
+        task.source = self.source()
         return dict(task=task)

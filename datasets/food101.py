@@ -1,8 +1,8 @@
 from functools import partial
 
-from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
+from benchmark_utils.data.source import LocalDataset, data_source
 from benchmark_utils.models.imagenet import (build_pretrained_model,
                                     load_pretrained_state)
 from benchmark_utils.training.recipe import Recipe
@@ -13,7 +13,7 @@ from benchmark_utils.data.image_folders import (load_food101, n_workers,
                                                 subset)
 
 
-class Dataset(BaseDataset):
+class Dataset(LocalDataset):
     """Food101 (101 classes, 75,750 training and 25,250 test images)
     through torchvision: checksum-verified download, or a local copy. Fine-
     tunes torchvision's ImageNet-1k weights of ``model`` ("vgg11": vgg11_bn
@@ -37,6 +37,11 @@ class Dataset(BaseDataset):
                   "batch_size": [256], "augment": [False],
                   "precision": ["fp32"], "channels_last": [False],
                   "n_workers": [None], "n_train": [None]}
+
+    def source(self):
+        # The pretrained weights are data of this run too.
+        return " + ".join([super().source(),
+                           data_source(get_data_path("pretrained"))])
 
     def prepare(self):
         load_food101(get_data_path(self.data_key), None, None, download=True)
@@ -62,4 +67,5 @@ class Dataset(BaseDataset):
             to_input=Normalize(channels_last=recipe.channels_last),
             num_workers=n_workers(self.n_workers),
             top5=True)
+        task.source = self.source()
         return dict(task=task)

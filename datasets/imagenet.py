@@ -1,8 +1,8 @@
 from functools import partial
 
-from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
+from benchmark_utils.data.source import LocalDataset
 from benchmark_utils.models.imagenet import build_imagenet_model
 from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import LoaderClassificationTask
@@ -11,7 +11,7 @@ from benchmark_utils.data.image_folders import (load_imagenet, n_workers,
                                                 subset)
 
 
-class Dataset(BaseDataset):
+class Dataset(LocalDataset):
     """ImageNet-1k from a local copy in torchvision's ImageFolder layout
     (train/ and val/, one folder per class), found through config.yml's
     ``data_paths: {imagenet: /path}``. torchvision's ResNet-18, ResNet-50
@@ -66,4 +66,5 @@ class Dataset(BaseDataset):
             to_input=Normalize(channels_last=recipe.channels_last),
             num_workers=n_workers(self.n_workers),
             top5=True)
+        task.source = self.source()
         return dict(task=task)

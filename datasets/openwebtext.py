@@ -1,8 +1,8 @@
 from functools import partial
 
-from benchopt import BaseDataset
 from benchopt.config import get_data_path
 
+from benchmark_utils.data.source import LocalDataset
 from benchmark_utils.models.gpt import build_gpt
 from benchmark_utils.data.tokens import check_prepared, prepare_openwebtext
 from benchmark_utils.tasks.language import LanguageModelingTask, auto_precision
@@ -15,7 +15,7 @@ LR = {"tiny": (6e-4, 6e-5), "mini": (6e-4, 6e-5), "small": (6e-4, 6e-5),
       "medium": (3e-4, 6e-5)}
 
 
-class Dataset(BaseDataset):
+class Dataset(LocalDataset):
     """OpenWebText, GPT-2 BPE tokens in nanoGPT's layout (train.bin and
     val.bin, uint16), with the protocol of nanoGPT and of the INNAprop
     authors' GPT-2 configs (thesis sections 4.3.3 and 4.10.4):
@@ -72,4 +72,5 @@ class Dataset(BaseDataset):
             build_model=partial(build_gpt, self.model, vocab_size=50304,
                                 block_size=self.block_size),
             eval_batches=self.eval_batches)
+        task.source = self.source()
         return dict(task=task)

@@ -1,8 +1,8 @@
 from functools import partial
 
 import pydoc_data.topics
-from benchopt import BaseDataset
 
+from benchmark_utils.data.source import LocalDataset, data_source
 from benchmark_utils.models.gpt import build_gpt
 from benchmark_utils.data.tokens import byte_tokens
 from benchmark_utils.tasks.language import LanguageModelingTask, auto_precision
@@ -10,7 +10,7 @@ from benchmark_utils.training.parallel import default_device
 from benchmark_utils.training.recipe import Recipe
 
 
-class Dataset(BaseDataset):
+class Dataset(LocalDataset):
     """Any local text file, byte-level tokens (vocabulary 256): a small GPT
     trains on it with no download. The last 10% of the bytes are the
     validation split. The default text is Python's own reference
@@ -28,8 +28,14 @@ class Dataset(BaseDataset):
                   "warmup": [100], "eval_every": [100], "eval_batches": [20],
                   "precision": ["auto"], "compile": [False]}
 
+    def text_path(self):
+        return self.path or pydoc_data.topics.__file__
+
+    def source(self):
+        return data_source(self.text_path())
+
     def get_data(self):
-        path = self.path or pydoc_data.topics.__file__
+        path = self.text_path()
         train, val = byte_tokens(path)
         precision = self.precision
         if precision == "auto":
@@ -45,4 +51,5 @@ class Dataset(BaseDataset):
             build_model=partial(build_gpt, self.model, vocab_size=256,
                                 block_size=self.block_size),
             eval_batches=self.eval_batches)
+        task.source = self.source()
         return dict(task=task)

@@ -6,14 +6,21 @@ to a temporary file, flushed to disk and renamed into place; its SHA-256 goes
 in a small JSON file written the same way after it. A read verifies the hash
 before unpickling, so a truncated or corrupted file is detected, reported, and
 the previous good checkpoint (or a fresh start) is used instead.
+
+A run holds a lock on its folder (``filelock``, released if the process
+dies) while it trains, so that two identical runs started at once never
+share one; temporary files carry the writer's pid and a random suffix.
 """
 import hashlib
 import json
 import os
+import shutil
 import sys
+import uuid
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
 KEEP = 2  # the newest checkpoint and the one before, to fall back on
 
@@ -49,13 +56,18 @@ class _HashingWriter:
 def _atomic_write(path, write):
     """Write through ``write(file)`` to a temporary file, flush it to disk,
     rename it into place; return the SHA-256 of what was written."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        writer = _HashingWriter(f)
-        write(writer)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                         ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            writer = _HashingWriter(f)
+            write(writer)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)   # a full disk leaves nothing behind
+        raise
     return writer.hash.hexdigest()
 
 
@@ -83,11 +95,50 @@ class CheckpointStore:
 
     def __init__(self, root, **fields):
         self.fields = {k: str(v) for k, v in fields.items()}
-        self.dir = Path(root) / run_key(**fields)
+        self.root = Path(root)
+        self.dir = self.root / run_key(**fields)
         self.loaded_path = None
+        self._lock = None
 
     def _paths(self):
         return sorted(self.dir.glob("ckpt-*.pt"), reverse=True)
+
+    def lock(self):
+        """Take this run's lock, or raise if another process holds it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.dir / "run.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise RuntimeError(
+                f"Another process is running this very run (same dataset, "
+                f"solver, seed and code: {self.fields.get('solver')}, "
+                f"repetition {self.fields.get('repetition')}) and holds "
+                f"{self.dir / 'run.lock'}. Wait for it to finish (rerun "
+                "then: its results come from benchopt's cache), or run with "
+                "INNAPROP_CHECKPOINTS=0.") from None
+        self._lock = lock
+
+    def unlock(self):
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def others_of_the_same_run(self, ignore=("data",)):
+        """Folders of checkpoints whose run differs from this one only in
+        the fields ``ignore`` names: what a changed data source leaves."""
+        same = {k: v for k, v in self.fields.items() if k not in ignore}
+        found = []
+        for meta in self.root.glob("*/ckpt-*.json"):
+            if meta.parent == self.dir:
+                continue
+            try:
+                run = json.loads(meta.read_text())["run"]
+            except (OSError, ValueError, KeyError):
+                continue
+            if {k: v for k, v in run.items() if k not in ignore} == same:
+                found.append(meta.parent)
+        return sorted(set(found))
 
     def save(self, state, index):
         """Write ``state`` as checkpoint number ``index`` (increasing)."""
@@ -118,7 +169,22 @@ class CheckpointStore:
 
     def clear(self):
         """Remove this run's checkpoints (the run is finished and cached)."""
-        if self.dir.exists():
-            for p in self.dir.iterdir():
-                p.unlink()
-            self.dir.rmdir()
+        self.unlock()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def runs(root):
+    """Each run folder under ``root``: (folder, its run fields or None,
+    bytes on disk)."""
+    found = []
+    for folder in sorted(Path(root).glob("*/")):
+        if not folder.is_dir():
+            continue
+        metas = sorted(folder.glob("ckpt-*.json"))
+        try:
+            fields = json.loads(metas[-1].read_text())["run"]
+        except (IndexError, OSError, ValueError, KeyError):
+            fields = None
+        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        found.append((folder, fields, size))
+    return found

@@ -7,9 +7,16 @@ run continues benchopt's curve and clock (``curve``, ``it``,
 times that exclude the lost work. They are benchopt 1.10's
 (benchopt/callback.py); another version raises a clear error instead of
 resuming wrongly.
+
+    python -m benchmark_utils.training.resume [--remove] [folder]
+
+lists the checkpoints of unfinished runs with their sizes, and which will not
+resume (their code or their data changed); ``--remove`` deletes those.
 """
+import argparse
 import hashlib
 import os
+import shutil
 import sys
 import time
 from functools import lru_cache
@@ -17,8 +24,9 @@ from pathlib import Path
 
 import benchopt
 
+from benchmark_utils.data.source import is_current
 from benchmark_utils.training import workers
-from benchmark_utils.training.checkpoint import CheckpointStore
+from benchmark_utils.training.checkpoint import CheckpointStore, runs
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTED_BENCHOPT = ("1.10",)
@@ -38,7 +46,13 @@ def check_benchopt_version(version=None):
 
 class NoCheckpoints:
     """What a run without checkpoints uses: benchopt's test runs (no run
-    metadata) or INNAPROP_CHECKPOINTS=0."""
+    metadata), INNAPROP_CHECKPOINTS=0, or a folder that cannot be written."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
     def resume(self, trainer):
         return False
@@ -50,11 +64,16 @@ class NoCheckpoints:
         pass
 
 
+def _warn(message):
+    print(f"\nWARNING: {message}", file=sys.stderr, flush=True)
+
+
 class RunCheckpoints:
     """The checkpoints of one benchopt run, and its resumption.
 
     Keyed by the dataset, objective, solver (with their parameters), seed,
-    repetition and code: ``root/<hash>/``.
+    repetition, code and data source: ``root/<hash>/``. Used as a context
+    manager, it holds the run's lock while the run trains.
     """
 
     def __init__(self, store, callback, name):
@@ -72,14 +91,42 @@ class RunCheckpoints:
             root, dataset=meta["dataset_name"],
             objective=meta["objective_name"], solver=meta["solver_name"],
             seed=solver.seed, repetition=meta["idx_rep"],
-            code=code_version(type(solver)))
+            code=code_version(type(solver)),
+            data=getattr(solver.task, "source", ""))
+        try:
+            store.lock()
+        except OSError as e:   # read-only, not a folder, disk full
+            _warn(f"checkpoints cannot be written under {root} ({e}); "
+                  f"{solver} runs without them. Point INNAPROP_CHECKPOINT_DIR "
+                  "at a writable folder, or set INNAPROP_CHECKPOINTS=0 to "
+                  "silence this.")
+            return NoCheckpoints()
         return cls(store, callback, str(solver))
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.store is not None:
+            self.store.unlock()
+        return False
+
     def save(self, trainer):
-        """Checkpoint after an evaluation, outside the timed region."""
-        self.store.save(dict(trainer=trainer.state_dict(),
-                             callback=_callback_state(self.callback)),
-                        index=self.callback.it)
+        """Checkpoint after an evaluation, outside the timed region. A
+        failed write (a full disk) warns once; the run goes on without."""
+        if self.store is None:
+            return
+        try:
+            self.store.save(dict(trainer=trainer.state_dict(),
+                                 callback=_callback_state(self.callback)),
+                            index=self.callback.it)
+        except OSError as e:
+            _warn(f"writing a checkpoint of {self.name} in {self.store.dir} "
+                  f"failed ({e}); the run goes on without checkpoints. Free "
+                  "some space, point INNAPROP_CHECKPOINT_DIR elsewhere, or "
+                  "set INNAPROP_CHECKPOINTS=0.")
+            self.store.unlock()
+            self.store = None
         self.callback.time_callback = time.perf_counter()
 
     def resume(self, trainer):
@@ -87,6 +134,11 @@ class RunCheckpoints:
         worker) and benchopt's callback; False when there is none."""
         state = self.store.load()
         if state is None:
+            changed = self.store.others_of_the_same_run()
+            if changed:
+                _warn(f"{self.name}: its data source changed since the "
+                      f"checkpoint in {changed[0]} was written (now "
+                      f"{self.store.fields['data']}); starting afresh.")
             return False
         trainer.load_state_dict(state["trainer"])
         workers.command("load", str(self.store.loaded_path))
@@ -97,8 +149,19 @@ class RunCheckpoints:
               file=sys.stderr, flush=True)
         return True
 
+    def over_max_runs(self):
+        """True when the resumed curve already holds more evaluations than
+        this command's --max-runs allows: the curve is cut to that number
+        and the run stops (a later, larger -n resumes it)."""
+        criterion = self.callback.stopping_criterion
+        if criterion.n_eval <= criterion.max_runs:
+            return False
+        del self.callback.curve[criterion.max_runs + 1:]
+        self.callback.status = "max_runs"
+        return True
+
     def finish(self, trainer):
-        if trainer.finished:
+        if trainer.finished and self.store is not None:
             self.store.clear()   # benchopt caches the finished run's results
 
 
@@ -122,18 +185,70 @@ def _restore_callback(callback, state):
     callback.time_callback = time.perf_counter()
 
 
-@lru_cache(maxsize=None)
 def code_version(solver_class):
     """A hash of the code a run executes (shared code, the optimizer
     package, the solver's file, the datasets, the objective): a checkpoint
     of other code is not resumed."""
+    solver_file = getattr(solver_class, "_module_filename", None)
+    return _code_version(None if solver_file is None else str(solver_file))
+
+
+@lru_cache(maxsize=None)
+def _code_version(solver_file):
     files = (sorted(ROOT.glob("benchmark_utils/**/*.py"))
              + sorted(ROOT.glob("innaprop/*.py"))
              + sorted(ROOT.glob("datasets/*.py")) + [ROOT / "objective.py"])
-    solver_file = getattr(solver_class, "_module_filename", None)
     if solver_file is not None:
         files.append(Path(solver_file))
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def why_stale(fields):
+    """Why the run a checkpoint folder records will not resume with the
+    code and data here, or None if it will."""
+    solver = fields.get("solver", "").split("[")[0]
+    solver_file = ROOT / "solvers" / f"{solver}.py"
+    if not solver_file.exists():
+        return f"no solver {solver!r} here"
+    if fields.get("code") != _code_version(str(solver_file)):
+        return "the code changed"
+    if fields.get("data") and not is_current(fields["data"]):
+        return "its data changed"
+    return None
+
+
+def main(argv=None, why_stale=None):
+    """List (and with --remove delete) the checkpoints of runs that will not
+    resume. ``why_stale(fields)`` says why a run will not resume, or None;
+    the default is ``why_stale``."""
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser.add_argument("folder", nargs="?", default=None,
+                        help="checkpoint folder (default: "
+                             "INNAPROP_CHECKPOINT_DIR, else ./checkpoints)")
+    parser.add_argument("--remove", action="store_true",
+                        help="delete the runs that will not resume")
+    args = parser.parse_args(argv)
+    why_stale = why_stale or globals()["why_stale"]
+    root = Path(args.folder or os.environ.get("INNAPROP_CHECKPOINT_DIR")
+                or "checkpoints")
+    total = removed = 0
+    for folder, fields, size in runs(root):
+        why = "unreadable" if fields is None else why_stale(fields)
+        name = (f"{fields.get('dataset')} / {fields.get('solver')} / "
+                f"repetition {fields.get('repetition')}" if fields else
+                folder.name)
+        print(f"{size / 2**20:9.1f} MB  {name}: "
+              f"{why and 'will not resume (' + why + ')' or 'resumable'}")
+        total += size
+        if why and args.remove:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += size
+    print(f"{total / 2**20:.1f} MB in {root}"
+          + (f", {removed / 2**20:.1f} MB removed" if args.remove else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -25,7 +25,7 @@ from benchopt import BaseSolver
 
 from benchmark_utils.training import parallel, workers
 from benchmark_utils.training.resume import RunCheckpoints
-from benchmark_utils.training.trainer import Trainer
+from benchmark_utils.training.trainer import Trainer, param_groups
 
 
 class TrainingSolver(BaseSolver):
@@ -72,9 +72,14 @@ class TrainingSolver(BaseSolver):
 
     def _new_trainer(self):
         n_procs = parallel.requested_processes()
+        task, make_optimizer, kwargs = spec = self._trainer_spec()
         if n_procs > 1:
             workers.spawn_workers(n_procs, self.task.device)
-        task, make_optimizer, kwargs = spec = self._trainer_spec()
+            # Fail here, alone, on invalid hyperparameters: the workers
+            # must not build a trainer that rank 0 will not.
+            make_optimizer(param_groups(task.build_model(),
+                                        kwargs["weight_decay"]),
+                           kwargs["lr"], kwargs["weight_decay"])
         workers.command("setup", spec)
         self.trainer = Trainer(task, make_optimizer, **kwargs)
 
@@ -99,22 +104,24 @@ class TrainingSolver(BaseSolver):
 
     def run(self, callback):
         trainer = self.trainer
-        checkpoints = RunCheckpoints.open(self, callback)
-        # A crashed or interrupted run restarts from its last evaluation.
-        resumed = checkpoints.resume(trainer)
-        while resumed or callback():
-            if not resumed:
-                checkpoints.save(trainer)
-            resumed = False
-            if trainer.finished:
-                break
-            workers.command("train")
-            trainer.train_stage()
-        if trainer.diverged:
-            print(f"\n{self} diverged at step {trainer.step} (non-finite "
-                  "loss); its curve stops there.", file=sys.stderr,
-                  flush=True)
-        checkpoints.finish(trainer)
+        with RunCheckpoints.open(self, callback) as checkpoints:
+            # A crashed or interrupted run restarts from its last evaluation.
+            resumed = checkpoints.resume(trainer)
+            if resumed and checkpoints.over_max_runs():
+                return
+            while resumed or callback():
+                if not resumed:
+                    checkpoints.save(trainer)
+                resumed = False
+                if trainer.finished:
+                    break
+                workers.command("train")
+                trainer.train_stage()
+            if trainer.diverged:
+                print(f"\n{self} diverged at step {trainer.step} (non-finite "
+                      "loss); its curve stops there.", file=sys.stderr,
+                      flush=True)
+            checkpoints.finish(trainer)
 
     def get_result(self):
         return dict(model=self.trainer.model,

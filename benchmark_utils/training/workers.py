@@ -100,22 +100,35 @@ def _trainer(payload):
 
 
 def worker_loop():
-    """Ranks > 0: follow rank 0's commands until it says exit."""
+    """Ranks > 0: follow rank 0's commands until it says exit. A command that
+    fails is reported and the worker waits for the next one, so that the
+    solvers after a failed one still run."""
     trainer = None
     while True:
         name, payload = _receive()
         if name == "exit":
             break
-        if name == "setup":
-            trainer = _trainer(payload)
-        elif name == "warm_up":
-            _trainer(payload).warm_up()
-        elif name == "train":
-            trainer.train_stage()
-        elif name == "evaluate":
-            trainer.task.evaluate(trainer.model, payload)
-        elif name == "load":
-            trainer.load_state_dict(read_checkpoint(Path(payload))["trainer"])
-        else:
-            raise RuntimeError(f"Unknown command {name!r}")
+        try:
+            trainer = _execute(name, payload, trainer)
+        except Exception as e:
+            print(f"rank {parallel.rank()}: {name!r} failed ({e!r}); "
+                  "waiting for rank 0's next command.", file=sys.stderr,
+                  flush=True)
     dist.destroy_process_group()
+
+
+def _execute(name, payload, trainer):
+    """Run one command; returns the worker's trainer afterwards."""
+    if name == "setup":
+        return _trainer(payload)
+    if name == "warm_up":
+        _trainer(payload).warm_up()
+    elif name == "train":
+        trainer.train_stage()
+    elif name == "evaluate":
+        trainer.task.evaluate(trainer.model, payload)
+    elif name == "load":
+        trainer.load_state_dict(read_checkpoint(Path(payload))["trainer"])
+    else:
+        raise RuntimeError(f"Unknown command {name!r}")
+    return trainer
