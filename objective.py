@@ -1,6 +1,6 @@
 from benchopt import BaseObjective
 
-from benchmark_utils.training import parallel, workers
+from benchmark_utils.training import checks, parallel, workers
 from benchmark_utils.training.progress import Progress
 from benchmark_utils.training.stopping import TrainingBudgetCriterion
 
@@ -28,6 +28,7 @@ class Objective(BaseObjective):
     stopping_criterion = TrainingBudgetCriterion()
 
     def set_data(self, task):
+        checks.one_of("train_metrics", self.train_metrics, ("running", "full"))
         self.task = task.to(parallel.local_device(parallel.default_device()))
 
     def get_objective(self):

@@ -4,6 +4,7 @@ from benchopt.config import get_data_path
 
 from benchmark_utils.data.source import LocalDataset
 from benchmark_utils.models.imagenet import build_imagenet_model
+from benchmark_utils.training import checks
 from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import LoaderClassificationTask
 from benchmark_utils.data.augment import Normalize
@@ -55,7 +56,8 @@ class Dataset(LocalDataset):
         n_classes = len(train.classes)
         train = subset(train, self.n_train)
         train_eval = subset(train_eval, self.n_train)
-        recipe = Recipe(**self.RECIPES[self.model]).replace(
+        recipe = Recipe(**self.RECIPES[checks.one_of(
+            "model", self.model, tuple(self.RECIPES))]).replace(
             epochs=self.epochs, batch_size=self.batch_size,
             precision=self.precision,
             channels_last=bool(self.channels_last))

@@ -2,6 +2,8 @@
 the checks of hyperparameters, and the step loop (torch.optim's pattern:
 gather a group's tensors, then call a functional per-tensor, foreach or fused
 update)."""
+import numbers
+
 import torch
 from torch.optim import Optimizer
 
@@ -26,14 +28,18 @@ def check(ok, name, value, allowed):
                          f"{allowed}).")
 
 
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_nonnegative(**values):
     for name, value in values.items():
-        check(value >= 0.0, name, value, ">= 0")
+        check(_is_real(value) and value >= 0.0, name, value, "a number >= 0")
 
 
 def check_positive(**values):
     for name, value in values.items():
-        check(value > 0.0, name, value, "> 0")
+        check(_is_real(value) and value > 0.0, name, value, "a number > 0")
 
 
 def check_averaging(**values):
@@ -41,9 +47,11 @@ def check_averaging(**values):
     for name, value in values.items():
         if isinstance(value, (tuple, list)):
             for i, v in enumerate(value):
-                check(0.0 <= v < 1.0, f"{name}[{i}]", v, "in [0, 1)")
+                check(_is_real(v) and 0.0 <= v < 1.0, f"{name}[{i}]", v,
+                      "in [0, 1)")
         else:
-            check(0.0 <= value < 1.0, name, value, "in [0, 1)")
+            check(_is_real(value) and 0.0 <= value < 1.0, name, value,
+                  "in [0, 1)")
 
 
 def _real(tensor, is_complex):

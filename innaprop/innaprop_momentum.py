@@ -36,7 +36,9 @@ import torch
 from torch.optim import Optimizer
 
 from innaprop._base import (GroupOptimizer, check_averaging,
-                            check_nonnegative, default_to_foreach, zeros)
+                            check_nonnegative, check_positive,
+                            default_to_foreach, zeros)
+from innaprop.innaprop import check_lr_below_beta
 
 __all__ = ["INNApropMomentum", "innaprop_momentum"]
 
@@ -69,8 +71,9 @@ class INNApropMomentum(GroupOptimizer):
     def __init__(self, params, lr=1e-3, alpha=0.1, beta=0.9, sigma=0.999,
                  eps=1e-8, weight_decay=0.01, *, foreach=None,
                  maximize=False):
-        check_nonnegative(lr=lr, alpha=alpha, beta=beta, eps=eps,
+        check_nonnegative(lr=lr, alpha=alpha, eps=eps,
                           weight_decay=weight_decay)
+        check_positive(beta=beta)
         check_averaging(sigma=sigma)
         defaults = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
                         weight_decay=weight_decay, foreach=foreach,
@@ -85,6 +88,9 @@ class INNApropMomentum(GroupOptimizer):
 
     def _check(self, group):
         check_alpha_lr_below_one(group["lr"], group["alpha"])
+        # As INNAprop (Remark 12): the discretization needs gamma < beta;
+        # past it the Hessian-driven term gamma (beta - gamma) flips sign.
+        check_lr_below_beta(group["lr"], group["beta"], "INNApropMomentum")
 
     def _update(self, group, params, grads, steps, exp_avgs, exp_avg_sqs):
         innaprop_momentum(params, grads, steps, exp_avgs, exp_avg_sqs,

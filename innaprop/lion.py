@@ -41,7 +41,7 @@ class Lion(GroupOptimizer):
                  *, foreach=None, maximize=False):
         check_nonnegative(lr=lr, weight_decay=weight_decay)
         for i, b in enumerate(betas):
-            check(0.0 <= b <= 1.0, f"betas[{i}]", b, "in [0, 1]")
+            check(isinstance(b, (int, float)) and 0.0 <= b <= 1.0, f"betas[{i}]", b, "in [0, 1]")
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize)
         super().__init__(params, defaults)

@@ -58,7 +58,9 @@ class SophiaG(GroupOptimizer):
 
     def __init__(self, params, lr=1e-4, betas=(0.965, 0.99), rho=0.04,
                  weight_decay=0.1, *, foreach=None, maximize=False):
-        check_nonnegative(lr=lr, rho=rho, weight_decay=weight_decay)
+        check_nonnegative(lr=lr, weight_decay=weight_decay)
+        # rho = 0 would clip every coordinate: a sign descent, not Sophia.
+        check_positive(rho=rho)
         check_averaging(betas=betas)
         defaults = dict(lr=lr, betas=tuple(betas), rho=rho,
                         weight_decay=weight_decay, foreach=foreach,

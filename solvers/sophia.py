@@ -1,6 +1,7 @@
 import torch
 
 from innaprop import SophiaG
+from benchmark_utils.training import checks
 from benchmark_utils.training.solver import TrainingSolver
 
 # The Sophia authors: "always use about 2x larger weight decay than what you
@@ -28,6 +29,10 @@ class Solver(TrainingSolver):
                   "hessian_interval": [10], "lr": [None],
                   "weight_decay": [None]}
     weight_decay_scale = WD_RATIO
+
+    def check_parameters(self):
+        super().check_parameters()
+        checks.positive_int("sophia's hessian_interval", self.hessian_interval)
 
     def make_optimizer(self, params, lr, weight_decay):
         return SophiaG(params, lr=lr, betas=(self.beta1, self.beta2),

@@ -10,6 +10,8 @@ batch a single process would have drawn, augmentations included.
 """
 import torch
 
+from benchmark_utils.training import checks
+
 
 def epoch_generator(seed, epoch, device, batch=None):
     """The generator of an epoch (its order), or of one of its batches (its
@@ -29,9 +31,10 @@ def n_batches(n, batch_size):
     return -(-n // batch_size)
 
 
-def subset_indices(n_total, n, seed=0):
+def subset_indices(n_total, n, seed=0, name="n_train"):
     """The indices of a fixed random subset of ``n`` of ``n_total`` items,
     or None to keep them all (``n`` None or too large)."""
+    checks.positive_int(name, n, allow_none=True)
     if n is None or n >= n_total:
         return None
     order = torch.randperm(n_total,

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from benchmark_utils.data.tokens import (WindowLoader, random_starts,
                                          read_tokens, windows)
 from benchmark_utils.tasks.base import Task
-from benchmark_utils.training import parallel
+from benchmark_utils.training import checks, parallel
 
 VAL_SEED = 1234        # fixed: every run is judged on the same tokens
 TRAIN_EVAL_SEED = 4321
@@ -39,6 +39,8 @@ class LanguageModelingTask(Task):
 
     def __init__(self, train, val, build_model, recipe, block_size,
                  eval_batches=200):
+        checks.positive_int("block_size", block_size)
+        checks.positive_int("eval_batches", eval_batches)
         self.train, self.val = train, val
         self._build_model = build_model
         self.recipe = recipe

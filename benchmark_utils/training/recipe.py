@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from benchmark_utils.training import checks
+
 SCHEDULES = ("constant", "cosine", "cosine_warmup", "linear_warmup")
 
 
@@ -39,16 +41,19 @@ class Recipe:
     def __post_init__(self):
         if (self.epochs is None) == (self.max_steps is None):
             raise ValueError("A recipe sets exactly one of epochs, max_steps.")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"Unknown schedule {self.schedule!r}, "
-                             f"expected one of {SCHEDULES}.")
-        if self.schedule_unit not in ("epoch", "step"):
-            raise ValueError("schedule_unit is 'epoch' or 'step'.")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError("precision is 'fp32', 'bf16' or 'fp16'.")
         for name in ("batch_size", "eval_every", "grad_accum"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1.")
+            checks.positive_int(name, getattr(self, name))
+        checks.positive_int("epochs", self.epochs, allow_none=True)
+        checks.positive_int("max_steps", self.max_steps, allow_none=True)
+        checks.nonnegative_int("warmup", self.warmup)
+        checks.number("lr", self.lr, minimum=0)
+        checks.number("weight_decay", self.weight_decay, minimum=0)
+        checks.number("min_lr_ratio", self.min_lr_ratio, minimum=0)
+        checks.number("grad_clip", self.grad_clip, minimum=0, strict=True,
+                      allow_none=True)
+        checks.one_of("schedule", self.schedule, SCHEDULES)
+        checks.one_of("schedule_unit", self.schedule_unit, ("epoch", "step"))
+        checks.one_of("precision", self.precision, ("fp32", "bf16", "fp16"))
 
     def autocast(self, device):
         """The recipe's mixed precision for forward passes on ``device``

@@ -23,7 +23,7 @@ import time
 
 from benchopt import BaseSolver
 
-from benchmark_utils.training import parallel, workers
+from benchmark_utils.training import checks, parallel, workers
 from benchmark_utils.training.resume import RunCheckpoints
 from benchmark_utils.training.trainer import Trainer, param_groups
 
@@ -49,8 +49,17 @@ class TrainingSolver(BaseSolver):
         """Return a torch.optim.Optimizer over ``params`` (param groups)."""
         raise NotImplementedError
 
+    def check_parameters(self):
+        """Raise on parameters outside the method's domain, before any
+        training; the optimizer's constructor checks its own. Solvers with
+        parameters of their own (Sophia's refresh interval) extend it."""
+        for name in ("lr", "weight_decay"):
+            checks.number(f"{self.name}'s {name}", getattr(self, name, None),
+                          minimum=0, allow_none=True)
+
     def set_objective(self, task, seed):
         self.task, self.seed = task, seed
+        self.check_parameters()
         recipe = task.recipe
         lr = getattr(self, "lr", None)
         wd = getattr(self, "weight_decay", None)
