@@ -71,6 +71,6 @@ class Dataset(LocalDataset):
             train, val, recipe=recipe, block_size=self.block_size,
             build_model=partial(build_gpt, self.model, vocab_size=50304,
                                 block_size=self.block_size),
-            eval_batches=self.eval_batches)
+            eval_batches=self.eval_batches, vocab_size=50304)
         task.source = self.source()
         return dict(task=task)

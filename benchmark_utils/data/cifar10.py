@@ -7,6 +7,9 @@ from pathlib import Path
 
 import torch
 from torchvision.datasets import CIFAR10
+from torchvision.datasets.utils import check_integrity
+
+from benchmark_utils.data.download import downloading
 
 # Per-channel mean and std of the training images, the normalization of the
 # thesis authors' CIFAR code.
@@ -17,8 +20,21 @@ STD = (0.2023, 0.1994, 0.2010)
 def load_cifar10(root, download=True):
     """Return (x_train, y_train, x_test, y_test): uint8 NCHW images and int64
     labels. Reads ``root/cifar-10-batches-py``; downloads it there first if
-    absent and ``download`` is true."""
+    absent and ``download`` is true. A copy whose files fail their MD5 is
+    reported file by file, never downloaded over."""
     root = Path(root)
+    folder = root / CIFAR10.base_folder
+    if folder.is_dir():
+        bad = [folder / name for name, md5 in CIFAR10.train_list
+               + CIFAR10.test_list
+               if not check_integrity(str(folder / name), md5)]
+        if bad:
+            raise RuntimeError(
+                "CIFAR-10 failed its checksums (the MD5s the dataset "
+                "publishes): these files are truncated or altered: "
+                f"{', '.join(map(str, bad))}. "
+                f"Replace them from a good copy, or delete {folder} to let "
+                "it download again.")
     splits = []
     for train in (True, False):
         try:
@@ -27,7 +43,8 @@ def load_cifar10(root, download=True):
             if not download:
                 raise _missing(root) from None
             try:
-                ds = CIFAR10(root, train=train, download=True)
+                with downloading(root):
+                    ds = CIFAR10(root, train=train, download=True)
             except Exception as e:  # offline, or the archive is corrupted
                 raise _missing(root, e) from e
         x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
@@ -39,8 +56,8 @@ def load_cifar10(root, download=True):
 def _missing(root, error=None):
     why = f" The download failed: {error!r}." if error is not None else ""
     return RuntimeError(
-        f"CIFAR-10 was not found, or failed its checksums, under {root} "
-        f"(expected {root / 'cifar-10-batches-py'}).{why} Either let it "
+        f"CIFAR-10 was not found under {root} (expected "
+        f"{root / 'cifar-10-batches-py'}).{why} Either let it "
         "download on a machine with internet access, or copy the extracted "
         "'cifar-10-batches-py' folder there, or point config.yml's "
         "data_paths: {cifar10: /path/to/folder} at the folder holding it.")

@@ -1,6 +1,7 @@
 """ImageNet-1k and Food101 on disk: the readers, fixed subsets, and the
 number of decoding workers."""
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import torch
 from torchvision import datasets
 
 from benchmark_utils.data.augment import eval_transform, train_transform
+from benchmark_utils.data.download import downloading
 from benchmark_utils.data.loaders import subset_indices
 
 
@@ -69,13 +71,25 @@ def load_food101(root, train_tf, eval_tf, download=True):
     Downloads the archive (MD5-checked by torchvision) when absent and
     ``download`` is true. Returns (train, test, train_eval)."""
     root = Path(root)
+    folder = root / "food-101"
+    if folder.exists():
+        # A local copy: read it, and say which file is wrong if it is.
+        for name in ("train.json", "test.json"):
+            meta = folder / "meta" / name
+            try:
+                json.loads(meta.read_text())
+            except (OSError, ValueError) as e:
+                raise RuntimeError(
+                    f"Food101 under {root}: {meta} is missing or not valid "
+                    f"JSON ({e}). Replace it from the original archive "
+                    "(food-101.tar.gz, meta/), or delete "
+                    f"{folder} to let it download again.") from e
+        return tuple(datasets.Food101(root, split=split, transform=tf)
+                     for split, tf in [("train", train_tf), ("test", eval_tf),
+                                       ("train", eval_tf)])
     try:
-        return tuple(
-            datasets.Food101(root, split=split, transform=tf,
-                             download=download and i == 0)
-            for i, (split, tf) in enumerate([("train", train_tf),
-                                             ("test", eval_tf),
-                                             ("train", eval_tf)]))
+        with downloading(root):
+            datasets.Food101(root, split="train", download=download)
     except Exception as e:  # absent offline, or a failed download
         raise RuntimeError(
             f"Food101 was not found under {root} (expected "
@@ -84,3 +98,4 @@ def load_food101(root, train_tf, eval_tf, download=True):
             "internet access (5 GB), or copy the extracted 'food-101' "
             "folder there, or point config.yml's data_paths: "
             "{food101: /path/to/folder} at the folder holding it.") from e
+    return load_food101(root, train_tf, eval_tf, download=False)

@@ -113,7 +113,28 @@ class SeededSamples(torch.utils.data.Dataset):
         index, seed = key
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return self.dataset[index]
+            try:
+                return self.dataset[index]
+            except Exception as e:
+                # Inside a worker, PIL's error names no file: name it.
+                path = sample_path(self.dataset, index)
+                if path is None:
+                    raise
+                raise RuntimeError(
+                    f"{path}: unreadable image ({e}). Replace it from the "
+                    "original archive, or delete it.") from e
+
+
+def sample_path(dataset, index):
+    """The file behind item ``index`` of a torchvision image dataset
+    (ImageFolder, Food101), through Subsets; None when unknown."""
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset, index = dataset.dataset, dataset.indices[index]
+    samples = getattr(dataset, "samples", None)        # ImageFolder
+    if samples is not None:
+        return samples[index][0]
+    files = getattr(dataset, "_image_files", None)     # Food101
+    return None if files is None else files[index]
 
 
 class DatasetLoader:

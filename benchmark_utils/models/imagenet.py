@@ -5,6 +5,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from benchmark_utils.data.download import downloading
+
 
 # ImageNet networks, trained from scratch: torchvision's own definitions.
 IMAGENET_MODELS = ("resnet18", "resnet50", "vit_b_32")
@@ -49,13 +51,21 @@ def load_pretrained_state(name, weights_dir=None):
                          f"{list(PRETRAINED_MODELS)}.")
     weights = _pretrained_weights(name)
     file_name = pretrained_file_name(name)
-    if weights_dir is not None and (Path(weights_dir) / file_name).exists():
-        return torch.load(Path(weights_dir) / file_name, map_location="cpu",
-                          weights_only=True)
+    local = None if weights_dir is None else Path(weights_dir) / file_name
+    if local is not None and local.exists():
+        try:
+            return torch.load(local, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise RuntimeError(
+                f"The weights file {local} is unreadable ({type(e).__name__}"
+                f": {str(e).splitlines()[0]}): it is truncated or not "
+                f"torchvision's {file_name}. Download {weights.url} again "
+                "and replace it.") from e
+    cache = Path(torch.hub.get_dir()) / "checkpoints"
     try:
-        return weights.get_state_dict(progress=False, check_hash=True)
+        with downloading(cache):
+            return weights.get_state_dict(progress=False, check_hash=True)
     except Exception as e:  # offline, or a corrupted download
-        cache = Path(torch.hub.get_dir()) / "checkpoints"
         where = (f"{Path(weights_dir) / file_name} or " if weights_dir
                  else "")
         raise RuntimeError(

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark_utils.data.tokens import (WindowLoader, random_starts,
-                                         read_tokens, windows)
+                                         read_tokens, source_name, windows)
 from benchmark_utils.tasks.base import Task
 from benchmark_utils.training import checks, parallel
 
@@ -34,14 +34,17 @@ class LanguageModelingTask(Task):
         block_size: context length of the training and validation windows.
         eval_batches: validation batches (of ``recipe.batch_size`` windows)
             behind each reported validation loss; nanoGPT's ``eval_iters``.
+        vocab_size: the model's vocabulary; token ids at or above it are
+            refused with the file's name.
     """
     sample_unit = "tokens"     # what the objective's throughput counts
 
     def __init__(self, train, val, build_model, recipe, block_size,
-                 eval_batches=200):
+                 eval_batches=200, vocab_size=None):
         checks.positive_int("block_size", block_size)
         checks.positive_int("eval_batches", eval_batches)
         self.train, self.val = train, val
+        self.vocab_size = vocab_size
         self._build_model = build_model
         self.recipe = recipe
         self.block_size = block_size
@@ -72,7 +75,8 @@ class LanguageModelingTask(Task):
 
     def train_loader(self, seed, shard=None):
         return WindowLoader(self.train, self.recipe.batch_size,
-                            self.block_size, seed, self.device, shard)
+                            self.block_size, seed, self.device, shard,
+                            self.vocab_size)
 
     def loss(self, model, batch):
         """Mean next-token cross-entropy of a batch, and the sums to
@@ -107,7 +111,8 @@ class LanguageModelingTask(Task):
         total = torch.zeros((), device=self.device, dtype=torch.float64)
         rank, world = parallel.shard() or (0, 1)
         for batch_starts in starts[rank::world]:
-            x, y = windows(tokens, batch_starts, self.block_size, self.device)
+            x, y = windows(tokens, batch_starts, self.block_size, self.device,
+                           self.vocab_size, source_name(source))
             with self.recipe.autocast(self.device):
                 logits = model(x)
             total += F.cross_entropy(logits.flatten(0, 1).float(),
