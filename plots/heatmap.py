@@ -35,6 +35,11 @@ def param_pairs(df):
     return list(dict.fromkeys(pairs))
 
 
+def tick(value):
+    """A grid value as a label: numbers with %g, None as None."""
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
 def render(fig):
     """An RGB array in [0, 1] of a matplotlib figure (benchopt's image
     plots take arrays)."""
@@ -67,8 +72,8 @@ def heatmap_image(panel, params, column, at):
                       norm=norm, aspect="auto")
     ax.set_facecolor("#dddddd")
     fig.colorbar(image, ax=ax, label=metric_label(column))
-    ax.set_xticks(range(z.shape[1]), [f"{v:g}" for v in values.columns])
-    ax.set_yticks(range(z.shape[0]), [f"{v:g}" for v in values.index])
+    ax.set_xticks(range(z.shape[1]), [tick(v) for v in values.columns])
+    ax.set_yticks(range(z.shape[0]), [tick(v) for v in values.index])
     ax.set_xlabel(params[0])
     ax.set_ylabel(params[1])
     best = None
@@ -90,7 +95,7 @@ def heatmap_image(panel, params, column, at):
     if best is not None:
         ax.add_patch(Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1,
                                fill=False, ec="red", lw=2))
-    fixed = ", ".join(f"{k}={v:g}" for k, v in panel["fixed"].items())
+    fixed = ", ".join(f"{k}={tick(v)}" for k, v in panel["fixed"].items())
     ax.set_title(f"{metric_label(column)} at {at}, mean over "
                  f"{panel['n_seeds']} seed(s)" + (f"\n{fixed}" if fixed
                                                   else ""))

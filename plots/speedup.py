@@ -34,7 +34,11 @@ class Plot(ResultPlot):
         if curves[baseline]["curve"].empty:
             return None, (f"{baseline} has no finite "
                           f"{metric_label(objective_column)}.")
-        return speedup_table(part, objective_column, baseline, curves), ""
+        try:
+            return speedup_table(part, objective_column, baseline,
+                                 curves), ""
+        except ValueError as e:    # the baseline diverged
+            return None, str(e)
 
     def plot(self, df, dataset, objective, objective_column, baseline):
         table, _ = self.table(df, dataset, objective, objective_column,

@@ -484,3 +484,23 @@ def test_site_from_two_runs_links_both_and_works_offline(runs, tmp_path):
     assert len(data) == len(read_results(runs, "grid"))
     if CHROMIUM:
         assert len(drawn_lines(chromium_dom(site / "quick.html"))) >= 2
+
+
+def test_site_skips_unreadable_and_foreign_files_and_still_writes_its_index(
+        runs, tmp_path):
+    from benchmark_utils.reporting.site import SiteWarning, build_site
+    corrupt = tmp_path / "broken.parquet"
+    corrupt.write_bytes(b"PAR1 truncated")
+    foreign = tmp_path / "other.parquet"
+    df = pd.read_parquet(runs / "outputs" / "quick.parquet")
+    df.assign(objective_name="Lasso Regression").to_parquet(foreign)
+    with pytest.warns(SiteWarning) as caught:
+        index = build_site([runs / "outputs" / "quick.parquet", corrupt,
+                            foreign], tmp_path / "site", benchmark_dir=runs)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "broken.parquet" in messages and "cannot be read" in messages
+    assert "Lasso Regression" in messages
+    html = index.read_text(encoding="utf-8")
+    pages = re.findall(r'<a href="([^"]+\.html)"', html)
+    assert pages == ["quick.html"]
+    assert "Left out" in html and "broken.parquet" in html

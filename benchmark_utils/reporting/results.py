@@ -246,6 +246,12 @@ def speedup_table(df, column="objective_value", baseline=None, curves=None):
     if baseline not in curves:
         raise ValueError(f"baseline {baseline!r} is not among the solvers "
                          f"of these results: {solvers}.")
+    if curves[baseline]["n_diverged"]:
+        raise ValueError(
+            f"Baseline diverged: no speedup ({baseline} diverged in "
+            f"{curves[baseline]['n_diverged']} of "
+            f"{curves[baseline]['n_seeds']} seeds, so its best value is "
+            "that of an unfinished run). Pick another baseline.")
     base = curves[baseline]["curve"]
     if base.empty:
         raise ValueError(f"The baseline {baseline} has no evaluation where "
@@ -329,7 +335,22 @@ def varying_params(runs):
     """The ``p_solver_*`` parameters that take several values in
     ``runs`` (one solver family), in column order."""
     return [c.removeprefix("p_solver_") for c in runs.columns
-            if c.startswith("p_solver_") and runs[c].nunique() > 1]
+            if c.startswith("p_solver_")
+            and runs[c].map(grid_value).nunique() > 1]
+
+
+def grid_value(value):
+    """A parameter value as a grid axis holds it: None (the recipe's
+    value, stored as NaN) is a value of its own, "None"."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "None"
+    return value
+
+
+def _grid_order(value):
+    return (0, 0.0, "") if value == "None" else (
+        (1, float(value), "") if isinstance(value, (int, float, np.number))
+        else (2, 0.0, str(value)))
 
 
 def grid_solvers(df):
@@ -345,6 +366,10 @@ def checkpoints(df, n_max=4):
     then about 10%, 25% and 50% of it), or steps when the budget is in
     steps. Returns labels such as "epoch 200", "epoch 20"."""
     unit = "epoch"
+    if "objective_diverged" in df:
+        # A diverged run's last point falls mid-epoch: not a place where
+        # the other runs were evaluated.
+        df = df[df["objective_diverged"].fillna(0) == 0]
     points = df["objective_epoch"].dropna() if "objective_epoch" in df \
         else pd.Series(dtype=float)
     if points.empty or not np.allclose(points, points.round()):
@@ -380,18 +405,21 @@ def grid(df, solver, params, column, at):
     col = {"epoch": "objective_epoch", "step": "objective_step"}[unit]
     runs = df[df["solver_name"].map(solver_base) == solver]
     px, py = (f"p_solver_{p}" for p in params)
+    runs = runs.assign(**{c: runs[c].map(grid_value) for c in runs.columns
+                          if c.startswith("p_solver_")})
     others = [f"p_solver_{p}" for p in varying_params(runs)
               if p not in params]
-    xs, ys = sorted(runs[px].unique()), sorted(runs[py].unique())
+    xs = sorted(runs[px].unique(), key=_grid_order)
+    ys = sorted(runs[py].unique(), key=_grid_order)
     panels = []
-    groups = runs.groupby(others, dropna=False) if others else \
+    groups = runs.groupby(others, sort=False) if others else \
         [((), runs)]
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
         values = pd.DataFrame(np.nan, index=ys, columns=xs)
         diverged = pd.DataFrame(False, index=ys, columns=xs)
         n_seeds = 0
-        for (x, y), cell in part.groupby([px, py]):
+        for (x, y), cell in part.groupby([px, py], sort=False):
             at_point = cell[np.isclose(cell[col], float(value))]
             seeds = cell["idx_rep"].nunique()
             n_seeds = max(n_seeds, seeds)

@@ -20,6 +20,7 @@ import argparse
 import html
 import shutil
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -121,8 +122,15 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
     # inline the assets, but the site shares one copy of them in assets/.
     render = generate_html.render_all_results
     render = getattr(render, "__wrapped__", render)
-    runs = []
+    objective = benchmark.get_benchmark_objective().name
+    runs, skipped = [], []
     for f in result_files:
+        why = _unpublishable(f, objective)
+        if why:
+            warnings.warn(f"{f} is left out of the site: {why}.",
+                          SiteWarning, stacklevel=2)
+            skipped.append((f.name, why))
+            continue
         # The plot settings as `benchopt plot` would use them: config.yml
         # over those saved in the file.
         config = benchmark.get_plot_config(default_config=get_metadata(f))
@@ -145,11 +153,30 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
         print(f"  {f} -> {page_path}")
     runs.sort(key=lambda r: r["sort_date"], reverse=True)
     index = out / "index.html"
-    index.write_text(render_index(runs, title), encoding="utf-8")
+    index.write_text(render_index(runs, title, skipped), encoding="utf-8")
     return index
 
 
-def render_index(runs, title):
+class SiteWarning(UserWarning):
+    """A results file the site leaves out."""
+
+
+def _unpublishable(path, objective):
+    """Why the results file ``path`` cannot be published with this
+    benchmark's pages, or None."""
+    try:
+        names = pd.read_parquet(path, columns=["objective_name"])
+    except Exception as e:  # truncated, not parquet, another writer
+        return f"it cannot be read as benchopt results ({e})"
+    # objective_name carries the objective's parameters: "name[k=v]".
+    found = sorted({n.split("[")[0] for n in names["objective_name"].dropna()})
+    if found != [objective]:
+        return (f"its objective is {', '.join(found) or 'missing'}, not "
+                f"this benchmark's {objective!r}")
+    return None
+
+
+def render_index(runs, title, skipped=()):
     e = html.escape
 
     def items(values):
@@ -167,6 +194,10 @@ def render_index(runs, title):
         <a href="{e(r['csv'])}" download>csv</a></td>
     </tr>""" for r in runs)
     built = datetime.now().strftime("%Y-%m-%d %H:%M")
+    left_out = "".join(f"<li><code>{e(name)}</code>: {e(why)}</li>"
+                       for name, why in skipped)
+    if left_out:
+        left_out = f'<p class="sub">Left out:</p><ul>{left_out}</ul>'
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -200,8 +231,9 @@ interactive and works offline; the raw results are downloadable.</p>
 {rows}
   </tbody>
 </table>
+{left_out}
 <p class="sub">Built on {built} with
-<code>python -m benchmark_utils.site</code>.</p>
+<code>python -m benchmark_utils.reporting.site</code>.</p>
 </body>
 </html>
 """
