@@ -1,12 +1,28 @@
 """Running the benchmark through benchopt's command line, as a user does."""
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 BENCH_FILES = ["objective.py", "config.yml", "test_config.py", "datasets", "solvers",
                "benchmark_utils", "configs", "plots"]
+
+
+def copy_benchmark(dest):
+    """A fresh copy of the benchmark in ``dest``: no cache, no outputs."""
+    root = Path(__file__).resolve().parents[1]
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in BENCH_FILES:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(
+                "__pycache__"))
+        else:
+            shutil.copy(src, dest / name)
+    return dest
 
 
 def benchopt(*args, cwd, raise_on_error=True, timeout=600):

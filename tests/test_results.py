@@ -17,7 +17,7 @@ import pytest
 from benchmark_utils.reporting import pages as offline_html
 from benchmark_utils.reporting.results import (final_metrics, grid, mean_curve,
                                      speedup_table, x_axes)
-from benchopt_cli import BENCH_FILES, benchopt, read_results
+from benchopt_cli import benchopt, copy_benchmark, read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -350,15 +350,7 @@ GRID = "innaprop[alpha=[0.1,2.0],beta=[0.9,2.0]]"
 def runs(tmp_path_factory):
     """Two real runs on a fresh copy of the benchmark: the quickstart, and a
     tiny (alpha, beta) grid with two seeds."""
-    dest = tmp_path_factory.mktemp("results") / "bench"
-    dest.mkdir()
-    for name in BENCH_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(
-                "__pycache__"))
-        else:
-            shutil.copy(src, dest / name)
+    dest = copy_benchmark(tmp_path_factory.mktemp("results") / "bench")
     # The quickstart's config, on 4 epochs instead of 20 to save time.
     quick = benchopt("run", ".", "--config", "configs/quickstart.yml",
                      "-d", "digits[epochs=4]", "--no-display",
