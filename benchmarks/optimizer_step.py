@@ -31,7 +31,30 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from innaprop import (DINAdam, INNA, INNAprop,  # noqa: E402
-                                   INNApropMomentum, Lion, SophiaG)
+                      INNApropMomentum, Lion, SophiaG)
+import pytorch_optimizer as po  # noqa: E402
+from schedulefree import AdamWScheduleFree  # noqa: E402
+
+from benchmark_utils.optimizers.combined import CombinedOptimizer  # noqa
+from benchmark_utils.optimizers.muon import Muon  # noqa: E402
+
+
+def muon_and_adamw(params):
+    """The muon solver's split, on shapes alone: Muon on the >= 2-D tensors
+    but the first two (embeddings, or the stem) and the head, AdamW on the
+    rest (solvers/muon.py decides it from the model's modules)."""
+    hidden = {id(p) for p in params[2:-2] if p.ndim >= 2}
+    return CombinedOptimizer(
+        Muon([p for p in params if id(p) in hidden], lr=1e-3,
+             adjust_lr_fn="match_rms_adamw"),
+        torch.optim.AdamW([p for p in params if id(p) not in hidden],
+                          lr=1e-3))
+
+
+def schedule_free(params):
+    opt = AdamWScheduleFree(params, lr=1e-3)
+    opt.train()
+    return opt
 
 
 def gpt2_small_shapes(vocab=50304, block=1024, n_layer=12, d=768):
@@ -75,6 +98,16 @@ OPTIMIZERS = {
     "Adam": lambda ps: torch.optim.Adam(ps, lr=1e-3),
     "NAdam": lambda ps: torch.optim.NAdam(ps, lr=1e-3),
     "RMSprop": lambda ps: torch.optim.RMSprop(ps, lr=1e-3),
+    "NAdamW": lambda ps: torch.optim.NAdam(ps, lr=1e-3, weight_decay=0.01,
+                                           decoupled_weight_decay=True),
+    "Muon + AdamW": lambda ps: muon_and_adamw(ps),
+    "Schedule-Free AdamW": lambda ps: schedule_free(ps),
+    "ADOPT": lambda ps: po.ADOPT(ps, lr=1e-3, weight_decouple=True),
+    "SOAP": lambda ps: po.SOAP(ps, lr=1e-3),
+    "AdEMAMix": lambda ps: po.AdEMAMix(ps, lr=1e-3, t_alpha_beta3=1000,
+                                       weight_decouple=True),
+    "MARS": lambda ps: po.MARS(ps, lr=1e-3, optimize_1d=True),
+    "Prodigy": lambda ps: po.Prodigy(ps, lr=1.0),
 }
 
 
@@ -100,8 +133,17 @@ def time_steps(opt, steps, device):
 
 
 def state_bytes(opt):
-    return sum(v.numel() * v.element_size() for s in opt.state.values()
-               for v in s.values() if torch.is_tensor(v))
+    """Bytes of the tensors of an optimizer's state, nested lists and dicts
+    included (SOAP keeps its preconditioners in lists)."""
+    def size(v):
+        if torch.is_tensor(v):
+            return v.numel() * v.element_size()
+        if isinstance(v, (list, tuple)):
+            return sum(size(x) for x in v)
+        if isinstance(v, dict):
+            return sum(size(x) for x in v.values())
+        return 0
+    return sum(size(s) for s in opt.state.values())
 
 
 def copy_bandwidth(device, nbytes=1 << 30, reps=20):

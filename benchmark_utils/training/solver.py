@@ -24,7 +24,7 @@ import time
 from benchopt import BaseSolver
 
 from benchmark_utils.training import checks, parallel, workers
-from benchmark_utils.training.resume import RunCheckpoints
+from benchmark_utils.training.resume import RunCheckpoints, restart_clock
 from benchmark_utils.training.trainer import Trainer, param_groups
 
 
@@ -45,6 +45,19 @@ class TrainingSolver(BaseSolver):
     # with the step's micro-batches.
     after_step = None
 
+    # Solvers whose optimizer evaluates other weights than it trains
+    # (Schedule-Free) override this with a method (trainer, on) -> None,
+    # run when an evaluation and its checkpoint begin (on=True) and when
+    # training goes on (on=False), outside the timed region.
+    evaluation_mode = None
+    # Batches over which batch-norm statistics are recomputed at each
+    # evaluation, after evaluation_mode (untimed); 0: none.
+    bn_recalibration = 0
+    # False: the method sets its own step sizes (Schedule-Free: no schedule;
+    # Prodigy: no recipe lr, its lr parameter is a multiplier).
+    uses_schedule = True
+    uses_recipe_lr = True
+
     def make_optimizer(self, params, lr, weight_decay):
         """Return a torch.optim.Optimizer over ``params`` (param groups)."""
         raise NotImplementedError
@@ -63,6 +76,9 @@ class TrainingSolver(BaseSolver):
         recipe = task.recipe
         lr = getattr(self, "lr", None)
         wd = getattr(self, "weight_decay", None)
+        if lr is None and not self.uses_recipe_lr:
+            raise ValueError(f"{self.name} does not take the recipe's "
+                             "learning rate: give its lr.")
         self.run_lr = (recipe.lr * self.lr_scale if lr is None
                        else float(lr))
         self.run_weight_decay = (
@@ -77,7 +93,10 @@ class TrainingSolver(BaseSolver):
         return (self.task, self.make_optimizer,
                 dict(seed=self.seed, lr=self.run_lr,
                      weight_decay=self.run_weight_decay,
-                     after_step=self.after_step))
+                     after_step=self.after_step,
+                     evaluation_mode=self.evaluation_mode,
+                     bn_recalibration=self.bn_recalibration,
+                     schedule=self.uses_schedule))
 
     def _new_trainer(self):
         n_procs = parallel.requested_processes()
@@ -114,7 +133,8 @@ class TrainingSolver(BaseSolver):
     def run(self, callback):
         trainer = self.trainer
         with RunCheckpoints.open(self, callback) as checkpoints:
-            # A crashed or interrupted run restarts from its last evaluation.
+            # A crashed or interrupted run restarts from its last evaluation
+            # (checkpointed in evaluation mode, as benchopt evaluated it).
             resumed = checkpoints.resume(trainer)
             if resumed and checkpoints.over_max_runs():
                 return
@@ -124,6 +144,8 @@ class TrainingSolver(BaseSolver):
                 resumed = False
                 if trainer.finished:
                     break
+                self._evaluation_mode(False)
+                restart_clock(callback)
                 workers.command("train")
                 trainer.train_stage()
             if trainer.diverged:
@@ -132,7 +154,17 @@ class TrainingSolver(BaseSolver):
                       flush=True)
             checkpoints.finish(trainer)
 
+    def _evaluation_mode(self, on):
+        """Into (or out of) the state the model is evaluated in, on every
+        process; untimed (benchopt's clock stops in get_result)."""
+        if self.evaluation_mode is None and not self.bn_recalibration:
+            return
+        workers.command("evaluation_mode", on)
+        self.trainer.set_evaluation_mode(on)
+
     def get_result(self):
+        # benchopt calls this, untimed, at every evaluation.
+        self._evaluation_mode(True)
         return dict(model=self.trainer.model,
                     progress=self.trainer.progress())
 

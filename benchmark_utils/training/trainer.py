@@ -13,9 +13,11 @@ behind the training metrics are added up across processes at the end of each
 stage.
 """
 import contextlib
+import inspect
 import math
 import random
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,6 +27,13 @@ from benchmark_utils.training import parallel
 from benchmark_utils.training.parallel import synchronize
 from benchmark_utils.training.progress import Progress
 from benchmark_utils.training.recipe import lr_factor
+
+BN_RECALIBRATION_SEED = 9876   # fixed: every evaluation recalibrates alike
+
+
+def _rng_devices(device):
+    return [device] if torch.device(device).type == "cuda" else []
+
 
 def param_groups(model, weight_decay, decay_1d_params=True):
     """One group decayed with ``weight_decay``; with decay_1d_params=False,
@@ -44,6 +53,15 @@ def param_groups(model, weight_decay, decay_1d_params=True):
     return [g for g in groups if g["params"]]
 
 
+@dataclass
+class RunInfo:
+    """What a solver's make_optimizer may need beyond the parameter
+    groups."""
+    model: torch.nn.Module
+    named_parameters: dict      # name -> parameter
+    total_steps: int            # optimizer steps of the whole run
+
+
 class Trainer:
     """Trains ``task``'s model with one optimizer, one evaluation stage at a
     time.
@@ -57,14 +75,30 @@ class Trainer:
         after_step: optional callable(trainer, batches) run after each
             optimizer step with the step's micro-batches, inside the timed
             region (Sophia's Hessian refresh).
+        evaluation_mode: optional callable(trainer, on) run when an
+            evaluation (and its checkpoint) begins (on=True) and when
+            training resumes (on=False), outside the timed region
+            (Schedule-Free's optimizer.eval() and .train()).
+        bn_recalibration: batches of training data over which batch-norm
+            statistics are recomputed when an evaluation begins (0: none).
+        schedule: False keeps the learning rate constant (methods that
+            schedule themselves, such as Schedule-Free).
+
+    ``make_optimizer`` may take a keyword ``run``: it then also receives a
+    ``RunInfo`` (the model, its named parameters, the run's total number
+    of optimizer steps), for methods that split the parameters (Muon) or
+    set constants from the run's length (AdEMAMix).
     """
 
     def __init__(self, task, make_optimizer, seed, lr, weight_decay,
-                 after_step=None):
+                 after_step=None, evaluation_mode=None, bn_recalibration=0,
+                 schedule=True):
         self.task = task
         self.recipe = recipe = task.recipe
         self.device = task.device
         self.after_step = after_step
+        self.evaluation_mode = evaluation_mode
+        self.bn_recalibration = bn_recalibration
         self.shard = parallel.shard()
 
         torch.manual_seed(seed)
@@ -83,20 +117,25 @@ class Trainer:
             # a throwaway trainer first so compilation stays out of timed
             # runs.
             self.forward_model = torch.compile(self.forward_model)
-        self.optimizer = make_optimizer(
-            param_groups(model, weight_decay, recipe.decay_1d_params),
-            lr, weight_decay)
-
         self.loader = task.train_loader(seed, self.shard)
         self.batches_per_epoch = len(self.loader)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch
                                          / recipe.grad_accum)
-        if recipe.schedule_unit == "epoch":
-            total = recipe.epochs
-        else:
-            total = recipe.max_steps or recipe.epochs * self.steps_per_epoch
+        self.total_steps = (recipe.max_steps
+                            or recipe.epochs * self.steps_per_epoch)
+
+        groups = param_groups(model, weight_decay, recipe.decay_1d_params)
+        extra = {}
+        if "run" in inspect.signature(make_optimizer).parameters:
+            extra["run"] = RunInfo(model, dict(model.named_parameters()),
+                                   self.total_steps)
+        self.optimizer = make_optimizer(groups, lr, weight_decay, **extra)
+
+        total = (recipe.epochs if recipe.schedule_unit == "epoch"
+                 else self.total_steps)
         self.scheduler = LambdaLR(self.optimizer, lambda k: lr_factor(
-            recipe.schedule, k, total, recipe.warmup, recipe.min_lr_ratio))
+            recipe.schedule if schedule else "constant", k, total,
+            recipe.warmup, recipe.min_lr_ratio))
 
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=recipe.precision == "fp16")
@@ -231,6 +270,43 @@ class Trainer:
         if self.shard is None and (self.device.type != "cuda"
                                    or self.step % 25 == 0):
             self._check_finite()
+
+    def set_evaluation_mode(self, on):
+        """Enter (on=True) or leave the state in which the model is
+        evaluated and checkpointed: the solver's evaluation_mode hook, then
+        the batch-norm recalibration when entering. Untimed."""
+        if self.evaluation_mode is not None:
+            self.evaluation_mode(self, on)
+        if on and self.bn_recalibration:
+            self.recalibrate_batch_norm(self.bn_recalibration)
+
+    @torch.no_grad()
+    def recalibrate_batch_norm(self, n_batches):
+        """Recompute the batch-norm running statistics of the current
+        weights as a cumulative average over the first ``n_batches`` of a
+        fixed training loader (the same for every evaluation and solver).
+        The random streams of training are left untouched."""
+        norms = [m for m in self.model.modules()
+                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        saved = [(m.momentum, m.training) for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None          # cumulative average
+        was_training = self.model.training
+        self.model.train()
+        loader = self.task.train_loader(BN_RECALIBRATION_SEED, self.shard)
+        with torch.random.fork_rng(devices=_rng_devices(self.device)):
+            for i, (x, _) in enumerate(loader.epoch(0)):
+                if i == n_batches:
+                    break
+                with self.autocast():
+                    self.model(x)
+        for m, (momentum, training) in zip(norms, saved):
+            m.momentum = momentum
+            m.train(training)
+        self.model.train(was_training)
 
     def autocast(self):
         """The recipe's mixed precision for a forward pass."""

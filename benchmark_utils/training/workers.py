@@ -6,6 +6,7 @@ follow its commands in lockstep:
     setup       build the same trainer (same task, solver, seed)
     warm_up     run the untimed warm-up on a throwaway trainer
     train       run one training stage (DDP all-reduces the gradients)
+    evaluation_mode   enter or leave the evaluated state (Schedule-Free)
     evaluate    evaluate a shard of the data (metrics summed across ranks)
     load        restore a checkpoint (read and verified like rank 0's)
     exit        leave
@@ -125,6 +126,8 @@ def _execute(name, payload, trainer):
         _trainer(payload).warm_up()
     elif name == "train":
         trainer.train_stage()
+    elif name == "evaluation_mode":
+        trainer.set_evaluation_mode(payload)
     elif name == "evaluate":
         trainer.task.evaluate(trainer.model, payload)
     elif name == "load":
