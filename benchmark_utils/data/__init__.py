@@ -1,0 +1,1 @@
+"""Readers of each dataset on disk, batch loaders, augmentation."""
