@@ -23,13 +23,22 @@ class Dataset(LocalDataset):
     uses NHWC memory format (both off by default: fp32 as in the thesis).
     ``n_train`` keeps a fixed random subset of the training images (for
     quick checks); None keeps all 50,000.
+
+    Chapter 3's knobs (VGG11 only, see benchmark_utils/models/nonsmooth.py):
+    ``maxpool`` (native, minimal or hybrid with ``maxpool_beta``),
+    ``relu_prime0``, ``batchnorm``; ``dtype`` trains in float16, float32
+    or float64 throughout (no autocast); ``deterministic`` uses torch's
+    deterministic algorithms.
     """
 
     name = "cifar10"
     data_key, data_marker = "cifar10", "cifar-10-batches-py"
     parameters = {"model": ["resnet18"], "epochs": [200],
                   "batch_size": [256], "n_train": [None],
-                  "precision": ["fp32"], "channels_last": [False]}
+                  "precision": ["fp32"], "channels_last": [False],
+                  "maxpool": ["native"], "maxpool_beta": [0.0],
+                  "relu_prime0": [0], "batchnorm": [True],
+                  "dtype": ["float32"], "deterministic": [False]}
 
     def prepare(self):
         load_cifar10(get_data_path(self.data_key), download=True)
@@ -42,10 +51,16 @@ class Dataset(LocalDataset):
         recipe = Recipe(batch_size=self.batch_size, epochs=self.epochs,
                         lr=1e-3, weight_decay=0.01, schedule="cosine",
                         precision=self.precision,
-                        channels_last=bool(self.channels_last))
+                        channels_last=bool(self.channels_last),
+                        dtype=self.dtype,
+                        deterministic=bool(self.deterministic))
         task = ClassificationTask(
             x, y, x_test, y_test,
-            build_model=partial(build_cifar_model, self.model),
+            build_model=partial(build_cifar_model, self.model,
+                                maxpool=self.maxpool,
+                                maxpool_beta=float(self.maxpool_beta),
+                                relu_prime0=self.relu_prime0,
+                                batchnorm=bool(self.batchnorm)),
             recipe=recipe, n_classes=10,
             transform=ImageAugment(MEAN, STD,
                                    channels_last=recipe.channels_last))

@@ -110,3 +110,23 @@ def write_food101(root, classes=("apple_pie", "baby_back_ribs", "waffles"),
     (base / "meta" / "classes.txt").write_text("".join(
         f"{c}\n" for c in classes))
     return files
+
+
+def write_mnist(root, n_train=20, n_test=10, seed=0):
+    """Write root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte in
+    the idx format torchvision reads (big-endian magic 2051 / 2049 and
+    dimensions). Returns (train images, train labels) as numpy arrays."""
+    import struct
+    rng = np.random.default_rng(seed)
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    out = None
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 2049, n) + labels.tobytes())
+        out = out or (images, labels)
+    return out

@@ -464,7 +464,8 @@ def test_site_from_two_runs_links_both_and_works_offline(runs, tmp_path):
     assert sorted(pages) == ["grid.html", "quick.html"]
     for link in links:                      # pages, parquet and csv files
         assert (site / link).is_file(), link
-    assert "digits[batch_size=64,epochs=4]" in html
+    # The run's dataset with its parameters (digits gained dtype).
+    assert "digits[batch_size=64,dtype=float32,epochs=4]" in html
     assert "innaprop: 4 settings" not in html        # 4 are listed
     assert "innaprop[alpha=2.0,beta=2.0]" in html
     for page in pages:

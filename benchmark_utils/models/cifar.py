@@ -7,6 +7,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from benchmark_utils.models import nonsmooth
+
 
 class SmallCNN(nn.Module):
     """Two convolutions and a linear head, for 8x8 digits (quickstart)."""
@@ -33,17 +35,28 @@ VGG_CONFIGS = {
 
 
 class VGG(nn.Module):
-    """VGG with batch norm for 32x32 inputs: five poolings leave 512x1x1."""
+    """VGG with batch norm for 32x32 inputs: five poolings leave 512x1x1.
 
-    def __init__(self, name="vgg11", n_classes=10):
+    The differentiation knobs of the thesis's chapter 3 (see nonsmooth.py):
+    ``maxpool`` ("native", "minimal" or "hybrid" with ``maxpool_beta``),
+    ``relu_prime0`` (0 or 1) and ``batchnorm``; the defaults build torch's
+    own layers."""
+
+    def __init__(self, name="vgg11", n_classes=10, maxpool="native",
+                 maxpool_beta=0.0, relu_prime0=0, batchnorm=True):
         super().__init__()
+        custom = (maxpool, relu_prime0) != ("native", 0)
         layers, channels = [], 3
         for v in VGG_CONFIGS[name]:
             if v == "M":
-                layers.append(nn.MaxPool2d(2))
+                layers.append(nonsmooth.MaxPool2d(2, 2, maxpool, maxpool_beta)
+                              if custom else nn.MaxPool2d(2))
             else:
-                layers += [nn.Conv2d(channels, v, 3, padding=1),
-                           nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                layers.append(nn.Conv2d(channels, v, 3, padding=1))
+                if batchnorm:
+                    layers.append(nn.BatchNorm2d(v))
+                layers.append(nonsmooth.ReLU(relu_prime0) if custom
+                              else nn.ReLU(inplace=True))
                 channels = v
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(512, n_classes)
@@ -164,7 +177,8 @@ class CifarDenseNet(nn.Module):
 # torchvision's 7,978,856 with the 3x3 stem (-9,408 - 128 + 1,728) and a
 # 10-class head (-1,025,000 + 10,250).
 CIFAR_MODELS = {
-    "vgg11": (lambda n_classes: VGG("vgg11", n_classes), 9_231_114),
+    "vgg11": (lambda n_classes, **knobs: VGG("vgg11", n_classes, **knobs),
+              9_231_114),
     "resnet18": (lambda n_classes: CifarResNet((2, 2, 2, 2), n_classes),
                  11_173_962),
     "densenet121": (lambda n_classes: CifarDenseNet((6, 12, 24, 16), 32,
@@ -172,8 +186,19 @@ CIFAR_MODELS = {
 }
 
 
-def build_cifar_model(name, n_classes=10):
+# The differentiation knobs and their defaults (torch's own layers).
+KNOBS = {"maxpool": "native", "maxpool_beta": 0.0, "relu_prime0": 0,
+         "batchnorm": True}
+
+
+def build_cifar_model(name, n_classes=10, **knobs):
+    """``knobs`` (KNOBS) apply to VGG11 only, as in the thesis."""
     if name not in CIFAR_MODELS:
         raise ValueError(f"Unknown CIFAR model {name!r}, expected one of "
                          f"{sorted(CIFAR_MODELS)}.")
-    return CIFAR_MODELS[name][0](n_classes)
+    changed = {k: v for k, v in knobs.items() if KNOBS.get(k, v) != v}
+    if name != "vgg11" and changed:
+        raise ValueError(f"{', '.join(changed)} apply to model=vgg11 only, "
+                         f"not {name}.")
+    return CIFAR_MODELS[name][0](n_classes, **(knobs if name == "vgg11"
+                                               else {}))

@@ -104,6 +104,7 @@ class ClassificationTask(Task):
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)
         n = 0
         for xb, yb in batches:
+            xb, yb = self.recipe.cast((xb, yb))
             with self.recipe.autocast(self.device):  # training precision
                 logits = model(xb).float()
             k = min(5, logits.shape[1])

@@ -37,6 +37,10 @@ class Recipe:
     precision: str = "fp32"            # "fp32", "bf16" or "fp16" (autocast)
     channels_last: bool = False
     compile: bool = False              # torch.compile the model
+    # The dtype of the parameters and of the whole computation (true 16-
+    # or 64-bit training, no autocast, no loss scaling: thesis chapter 3).
+    dtype: str = "float32"             # "float16", "float32" or "float64"
+    deterministic: bool = False        # torch's deterministic algorithms
 
     def __post_init__(self):
         if (self.epochs is None) == (self.max_steps is None):
@@ -54,6 +58,22 @@ class Recipe:
         checks.one_of("schedule", self.schedule, SCHEDULES)
         checks.one_of("schedule_unit", self.schedule_unit, ("epoch", "step"))
         checks.one_of("precision", self.precision, ("fp32", "bf16", "fp16"))
+        checks.one_of("dtype", self.dtype, ("float16", "float32", "float64"))
+        if self.dtype != "float32" and self.precision != "fp32":
+            raise ValueError(f"dtype={self.dtype!r} trains in that dtype: "
+                             f"it excludes precision={self.precision!r} "
+                             "(autocast); keep precision='fp32'.")
+
+    @property
+    def torch_dtype(self):
+        return getattr(torch, self.dtype)
+
+    def cast(self, batch):
+        """A batch with its floating tensors in the recipe's dtype."""
+        if self.dtype == "float32":
+            return batch
+        return tuple(t.to(self.torch_dtype) if torch.is_tensor(t)
+                     and t.is_floating_point() else t for t in batch)
 
     def autocast(self, device):
         """The recipe's mixed precision for forward passes on ``device``

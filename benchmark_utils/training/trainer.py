@@ -15,6 +15,7 @@ stage.
 import contextlib
 import inspect
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -101,8 +102,13 @@ class Trainer:
         self.bn_recalibration = bn_recalibration
         self.shard = parallel.shard()
 
+        if recipe.deterministic:
+            # cuBLAS needs this workspace setting before its first call.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
         torch.manual_seed(seed)
-        model = task.build_model().to(self.device)
+        model = task.build_model().to(self.device, recipe.torch_dtype)
         if recipe.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -249,7 +255,8 @@ class Trainer:
             seen.append(batch)
             with self.gradient_sync(last=len(seen) == n):
                 with self.autocast():
-                    loss, sums = self.task.loss(self.forward_model, batch)
+                    loss, sums = self.task.loss(self.forward_model,
+                                                self.recipe.cast(batch))
                 self.scaler.scale(self._weighted(loss, sums) / n).backward()
             for k, v in sums.items():
                 self.running[k] = self.running.get(k, 0) + v
@@ -298,11 +305,11 @@ class Trainer:
         self.model.train()
         loader = self.task.train_loader(BN_RECALIBRATION_SEED, self.shard)
         with torch.random.fork_rng(devices=_rng_devices(self.device)):
-            for i, (x, _) in enumerate(loader.epoch(0)):
+            for i, batch in enumerate(loader.epoch(0)):
                 if i == n_batches:
                     break
                 with self.autocast():
-                    self.model(x)
+                    self.model(self.recipe.cast(batch)[0])
         for m, (momentum, training) in zip(norms, saved):
             m.momentum = momentum
             m.train(training)
