@@ -1,5 +1,6 @@
 from benchopt import BaseObjective
 
+from benchmark_utils.reporting import provenance
 from benchmark_utils.training import checks, parallel, workers
 from benchmark_utils.training.progress import Progress
 from benchmark_utils.training.stopping import TrainingBudgetCriterion
@@ -47,6 +48,10 @@ class Objective(BaseObjective):
         # ("samples", or "tokens" for language models), the optimizer's
         # own diagnostics (SophiaG: win_rate).
         metrics.update(progress.columns(self.task.sample_unit))
+        # How the result was made, in every row of the results file.
+        metrics.update(provenance.collect(self.task.device,
+                                          parallel.world_size(),
+                                          self.task.recipe))
         return metrics
 
     def get_one_result(self):

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:      # run as a script from elsewhere
     sys.path.insert(0, str(ROOT))
 
+from benchmark_utils.reporting import profiles, provenance  # noqa: E402
 from benchmark_utils.reporting.pages import make_offline, write_assets  # noqa
 from benchmark_utils.reporting.results import short_names, solver_base  # noqa
 
@@ -43,6 +44,11 @@ def _unique(df, column):
     if column not in df:
         return []
     return [str(v) for v in dict.fromkeys(df[column].dropna())]
+
+
+# The provenance fields the index shows (the run's page shows them all).
+PROVENANCE_SHOWN = ("commit", "dirty", "version_torch", "cuda", "device",
+                    "device_count", "world_size", "precision")
 
 
 def describe_run(df):
@@ -77,7 +83,11 @@ def describe_run(df):
     hardware += [f"GPU: {g}" for g in gpus]
     cuda = [v for v in _unique(df, "version-cuda") if v not in ("None", "")]
     hardware.append(f"CUDA {cuda[0]}" if cuda else "no CUDA")
+    info = provenance.columns(df)
+    made = [f"{k}: {', '.join(info[k])}" for k in PROVENANCE_SHOWN
+            if k in info]
     return dict(
+        provenance=made or ["not recorded"],
         date=dates.min().strftime("%Y-%m-%d %H:%M") if dates.notna().any()
         else "-",
         sort_date=dates.min() if dates.notna().any() else pd.Timestamp(0),
@@ -152,8 +162,20 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
                                        .with_suffix(".csv")))))
         print(f"  {f} -> {page_path}")
     runs.sort(key=lambda r: r["sort_date"], reverse=True)
+    # Two workloads or more: the performance profiles across them.
+    frames = {r["name"]: read_results(out / generate_html.OUTPUTS /
+                                      f"{r['name']}.parquet") for r in runs}
+    n_workloads = len({k for df in frames.values() for k in
+                       zip(df["dataset_name"], df["objective_name"])})
+    profile_link = None
+    if n_workloads >= 2:
+        result = profiles.profiles(frames)
+        (out / "profiles.html").write_text(
+            profiles.page(result, assets_url="assets"), encoding="utf-8")
+        profile_link = "profiles.html"
     index = out / "index.html"
-    index.write_text(render_index(runs, title, skipped), encoding="utf-8")
+    index.write_text(render_index(runs, title, skipped, profile_link),
+                     encoding="utf-8")
     return index
 
 
@@ -176,7 +198,7 @@ def _unpublishable(path, objective):
     return None
 
 
-def render_index(runs, title, skipped=()):
+def render_index(runs, title, skipped=(), profile_link=None):
     e = html.escape
 
     def items(values):
@@ -190,6 +212,7 @@ def render_index(runs, title, skipped=()):
       <td>{items(r['solvers'])}</td>
       <td class="num">{r['seeds']}</td>
       <td>{items(r['hardware'])}</td>
+      <td>{items(r['provenance'])}</td>
       <td><a href="{e(r['parquet'])}" download>parquet</a>
         <a href="{e(r['csv'])}" download>csv</a></td>
     </tr>""" for r in runs)
@@ -222,10 +245,13 @@ def render_index(runs, title, skipped=()):
 <h1>{e(title)}</h1>
 <p class="sub">{len(runs)} run{'s' * (len(runs) != 1)}. Each page is
 interactive and works offline; the raw results are downloadable.</p>
+{f'<p><a href="{e(profile_link)}">Performance profiles and leaderboard '
+ 'across the workloads</a></p>' if profile_link else ''}
 <table>
   <thead>
     <tr><th>Run</th><th>Date</th><th>Dataset</th><th>Model</th>
-      <th>Solvers</th><th>Seeds</th><th>Hardware</th><th>Raw results</th></tr>
+      <th>Solvers</th><th>Seeds</th><th>Hardware</th><th>Provenance</th>
+      <th>Raw results</th></tr>
   </thead>
   <tbody>
 {rows}

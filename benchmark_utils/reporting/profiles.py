@@ -1,0 +1,300 @@
+"""One score across workloads: AlgoPerf's performance profiles.
+
+For workload w and solver s, t[w, s] is the time (or the number of steps)
+the solver needs to reach the workload's target: the (lower) median over
+seeds of the first evaluation at which a seed's curve of the target metric
+is at least as good as the target. A seed that never reaches it counts as
+infinite, and so does the solver when more than half of its seeds never
+do. The
+ratio r[w, s] = t[w, s] / min over solvers of t[w, s] is 1 for the fastest
+and infinite for a solver that never reaches the target. The profile of s
+is rho_s(tau) = the fraction of workloads with r[w, s] <= tau, for tau in
+[1, 4], and its score is the normalised integral
+
+    score_s = 1/(4 - 1) * integral_1^4 rho_s(tau) dtau
+            = mean over workloads of max(0, 4 - r[w, s]) / 3,
+
+1 for a solver fastest everywhere, 0 for one that never reaches a target
+within 4 times the best (mlcommons/algorithmic-efficiency,
+scoring/performance_profile.py, with tau_max = 4).
+
+A workload is one (dataset with its parameters, objective) pair; its target
+is the median over the baseline's seeds of their best value of the target
+metric (validation loss where it exists), the AlgoPerf way of setting
+targets from a tuned baseline.
+
+Written here, not taken from AlgoPerf's package: that package scores its
+own logs and submissions, and is not installable from PyPI on its own.
+"""
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from benchmark_utils.reporting import provenance
+from benchmark_utils.reporting.results import (higher_is_better,
+                                               short_names, solver_base)
+
+TAU_MAX = 4.0
+TARGET_COLUMNS = ("objective_val_loss", "objective_value")
+NEVER = ("A solver whose median seed never reaches a workload's target "
+         "(more than half of its seeds never do) counts as infinitely slow "
+         "there: its ratio is infinite and it adds nothing to its profile "
+         "or score on that workload.")
+
+
+def target_column(df):
+    for col in TARGET_COLUMNS:
+        if col in df and df[col].notna().any():
+            return col
+    raise ValueError("These results have no objective_value.")
+
+
+def baseline_of(df, baseline="adamw"):
+    names = list(dict.fromkeys(df["solver_name"]))
+    for name in names:
+        if solver_base(name) == baseline:
+            return name
+    return names[0]
+
+
+def workload_target(df, column, baseline):
+    """The median over the baseline's seeds of each seed's best value; for
+    an even number of seeds the worse of the two middle ones, so that at
+    least half of the baseline's seeds reach it."""
+    runs = df[df["solver_name"] == baseline]
+    maximize = higher_is_better(column)
+    best = runs.groupby("idx_rep")[column].agg("max" if maximize else "min")
+    ordered = sorted(best.dropna(), reverse=maximize)   # best first
+    return float(ordered[len(ordered) // 2])
+
+
+def median_low(values):
+    """The lower median: finite when at least half the values are."""
+    ordered = sorted(values)
+    return float(ordered[(len(ordered) - 1) // 2])
+
+
+def seed_times(runs, column, target, x):
+    """Per seed: the first ``x`` (time or step) at which it reaches
+    ``target`` (inf if never)."""
+    maximize = higher_is_better(column)
+    out = {}
+    for rep, seed in runs.sort_values("stop_val").groupby("idx_rep"):
+        values = seed[column].to_numpy(dtype=float)
+        good = values >= target if maximize else values <= target
+        good &= np.isfinite(values)
+        out[rep] = (float(seed[x].to_numpy(dtype=float)[good.argmax()])
+                    if good.any() else math.inf)
+    return pd.Series(out, dtype=float)
+
+
+def interval(values, confidence=0.95):
+    """Student-t interval of the mean of the finite values (NaNs when
+    fewer than two)."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if len(v) < 2:
+        return math.nan, math.nan
+    low, high = stats.t.interval(confidence, len(v) - 1, loc=v.mean(),
+                                 scale=stats.sem(v))
+    return float(low), float(high)
+
+
+def welch_p(a, b):
+    """Two-sided Welch t-test p-value between two sets of finite values."""
+    a = [x for x in a if np.isfinite(x)]
+    b = [x for x in b if np.isfinite(x)]
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def leaderboard(df, baseline="adamw"):
+    """Per solver of one workload: median steps and time to the target,
+    their 95% intervals over the seeds that reach it, the fraction of seeds
+    reaching it, and Welch's p-value against the baseline's times."""
+    column = target_column(df)
+    base = baseline_of(df, baseline)
+    target = workload_target(df, column, base)
+    x_step = "objective_step" if "objective_step" in df else "stop_val"
+    rows = {}
+    times = {}
+    for solver in dict.fromkeys(df["solver_name"]):
+        runs = df[df["solver_name"] == solver]
+        steps = seed_times(runs, column, target, x_step)
+        secs = seed_times(runs, column, target, "time")
+        times[solver] = secs
+        rows[solver] = dict(
+            steps=median_low(steps), steps_interval=interval(steps),
+            time=median_low(secs), time_interval=interval(secs),
+            reached=float(np.isfinite(secs).mean()), n_seeds=len(secs))
+    for solver, row in rows.items():
+        row["p_time"] = (math.nan if solver == base
+                         else welch_p(times[solver], times[base]))
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update(target=target, column=column, baseline=base)
+    return table
+
+
+def ratios(times):
+    """r[w, s] = t[w, s] / min_s t[w, s] (a DataFrame workloads x solvers);
+    inf where a solver never reaches the target, and where no solver does."""
+    t = times.astype(float)
+    best = t.min(axis=1)
+    r = t.div(best.where(best > 0, 1.0), axis=0)
+    r[t.eq(best, axis=0)] = 1.0           # the fastest, 0 s or steps too
+    return r.where(np.isfinite(r) & np.isfinite(t), math.inf)
+
+
+def profile(r, taus=None):
+    """rho_s(tau): the fraction of workloads with r[w, s] <= tau."""
+    taus = np.linspace(1.0, TAU_MAX, 301) if taus is None else taus
+    return pd.DataFrame({s: [(r[s] <= tau).mean() for tau in taus]
+                         for s in r.columns}, index=taus)
+
+
+def score(r):
+    """The normalised integral of the profile over [1, TAU_MAX], exact."""
+    return ((TAU_MAX - r).clip(lower=0) / (TAU_MAX - 1)).mean()
+
+
+def workloads(frames):
+    """Split results (name -> frame) into workloads and check they may be
+    aggregated. Returns ({workload: frame}, [left out: (what, why)],
+    [warnings])."""
+    kept, left_out, warnings = {}, [], []
+    sources = {}
+    for name, df in frames.items():
+        for (dataset, objective), part in df.groupby(
+                ["dataset_name", "objective_name"]):
+            key = f"{dataset} / {objective}"
+            if key not in kept:
+                kept[key], sources[key] = part, name
+                continue
+            # The same workload in two files: one target, one recipe (the
+            # dataset's parameters are in its name), one solver each.
+            old = kept[key]
+            clash = set(old["solver_name"]) & set(part["solver_name"])
+            column = target_column(old)
+            t_old = workload_target(old, column, baseline_of(old))
+            t_new = workload_target(part, column, baseline_of(part))
+            if baseline_of(part) in set(old["solver_name"]) and \
+                    not math.isclose(t_old, t_new, rel_tol=1e-9):
+                left_out.append((f"{name}: {key}", f"its target {t_new:.6g}"
+                                 f" differs from {sources[key]}'s "
+                                 f"{t_old:.6g}"))
+            elif clash:
+                left_out.append((f"{name}: {key}", "its solvers "
+                                 f"{sorted(clash)} are already given by "
+                                 f"{sources[key]}"))
+            else:
+                kept[key] = pd.concat([old, part], ignore_index=True)
+    devices = set()
+    for df in kept.values():
+        info = provenance.columns(df)
+        devices |= set(info.get("device", [])) or set(
+            df.get("system-processor", pd.Series(dtype=str)).dropna())
+    if len(devices) > 1:
+        warnings.append("These results come from different hardware ("
+                        + "; ".join(sorted(devices)) + "): the time-based "
+                        "profile compares times measured on different "
+                        "machines. The step-based one does not depend on "
+                        "the hardware.")
+    return kept, left_out, warnings
+
+
+def profiles(frames, baseline="adamw"):
+    """Everything the profile page shows: per axis ("steps", "time") the
+    ratios, profile and scores, the leaderboards, what was left out and the
+    warnings."""
+    kept, left_out, warnings = workloads(frames)
+    boards = {w: leaderboard(df, baseline) for w, df in kept.items()}
+    solvers = sorted({s for b in boards.values() for s in b.index})
+    out = dict(leaderboards=boards, left_out=left_out, warnings=warnings)
+    for axis in ("steps", "time"):
+        times = pd.DataFrame({w: b[axis] for w, b in boards.items()}).T
+        times = times.reindex(columns=solvers)
+        r = ratios(times.fillna(math.inf))
+        out[axis] = dict(ratios=r, profile=profile(r), score=score(r))
+    return out
+
+
+def _fmt(value, interval_=None, digits=4):
+    if not np.isfinite(value):
+        return "never"
+    text = f"{value:.{digits}g}"
+    if interval_ is not None and all(np.isfinite(interval_)):
+        text += f" [{interval_[0]:.{digits}g}, {interval_[1]:.{digits}g}]"
+    return text
+
+
+def page(result, assets_url="assets", title="Performance profiles"):
+    """The profile page of ``profiles(...)``, loading plotly.js from
+    ``assets_url`` (the site's own copy: no network)."""
+    import html
+    import plotly.graph_objects as go
+    e = html.escape
+    names = short_names(sorted(result["steps"]["score"].index))
+    parts = []
+    for axis, label in (("steps", "optimizer steps"), ("time", "time")):
+        prof = result[axis]["profile"]
+        fig = go.Figure()
+        for s in prof.columns:
+            fig.add_scatter(x=list(prof.index), y=list(prof[s]),
+                            name=names.get(s, s),
+                            mode="lines", line_shape="hv")
+        fig.update_layout(title=f"Performance profile, {label} to target",
+                          xaxis_title="tau (ratio to the fastest)",
+                          yaxis_title="fraction of workloads within tau",
+                          yaxis_range=[0, 1.05], height=420)
+        parts.append(fig.to_html(include_plotlyjs=False, full_html=False))
+    scores = "".join(
+        f"<tr><td>{e(names.get(s, s))}</td>"
+        f"<td>{result['steps']['score'][s]:.3f}</td>"
+        f"<td>{result['time']['score'][s]:.3f}</td></tr>"
+        for s in result["steps"]["score"].sort_values(ascending=False).index)
+    boards = []
+    for w, b in result["leaderboards"].items():
+        rows = "".join(
+            f"<tr><td>{e(names.get(s, s))}</td>"
+            f"<td>{_fmt(r.steps, r.steps_interval)}</td>"
+            f"<td>{_fmt(r.time, r.time_interval)}</td>"
+            f"<td>{100 * r.reached:.0f}% of {r.n_seeds}</td>"
+            f"<td>{'baseline' if s == b.attrs['baseline'] else _p(r.p_time)}"
+            "</td></tr>" for s, r in b.iterrows())
+        boards.append(
+            f"<h3>{e(w)}</h3><p>Target: {e(b.attrs['column'])} "
+            f"{b.attrs['target']:.6g} (median over "
+            f"{e(names.get(b.attrs['baseline'], b.attrs['baseline']))}'s "
+            "seeds of their best)</p><table><tr><th>solver</th><th>steps "
+            "to target (median, 95% t-interval)</th><th>time to target (s)"
+            "</th><th>seeds reaching it</th><th>time vs baseline (Welch)"
+            f"</th></tr>{rows}</table>")
+    notes = "".join(f"<p class='warn'>{e(w)}</p>"
+                    for w in result["warnings"])
+    left = "".join(f"<li>{e(what)}: {e(why)}</li>"
+                   for what, why in result["left_out"])
+    left = f"<h3>Left out</h3><ul>{left}</ul>" if left else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
+<script src="{assets_url}/plotly.min.js"></script>
+<style>body {{ font-family: system-ui, sans-serif; margin: 2rem; }}
+table {{ border-collapse: collapse; margin-bottom: 1rem; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .6rem;
+text-align: left; }} .warn {{ color: #b45309; font-weight: 600; }}</style>
+</head><body><h1>{e(title)}</h1>
+<p>{len(result['leaderboards'])} workloads. {e(NEVER)} A solver absent
+from a workload counts the same. Score: the profile's integral over tau in
+[1, {TAU_MAX:g}], divided by {TAU_MAX - 1:g}.</p>{notes}
+<h2>Scores</h2><table><tr><th>solver</th><th>steps</th><th>time</th></tr>
+{scores}</table>{''.join(parts)}<h2>Leaderboard</h2>{''.join(boards)}
+{left}<p><a href="index.html">All runs</a></p></body></html>
+"""
+
+
+def _p(p):
+    if not np.isfinite(p):
+        return "no test (fewer than 2 seeds reaching it)"
+    mark = "significant" if p < 0.05 else "no significant difference"
+    return f"p = {p:.3g} ({mark})"

@@ -1,0 +1,86 @@
+"""How a result was made, recorded in every results file.
+
+Each evaluation row carries ``objective_provenance_*`` columns (the
+objective returns them with its metrics, so they travel inside the parquet
+file): the git commit and whether the tree had uncommitted changes (the
+code hash where there is no git), the versions of Python, torch, CUDA,
+cuDNN, Triton, torchvision, benchopt and every optimizer package, the
+device's name and count, the data-parallel world size, the precision and
+the command line. The result pages and the site show them; the performance
+profiles refuse to mix what they should not.
+"""
+import platform
+import shlex
+import subprocess
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("torch", "torchvision", "triton", "benchopt", "innaprop",
+            "schedulefree", "pytorch-optimizer", "transformers", "peft")
+PREFIX = "provenance_"
+
+
+def _version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _git(*args):
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), *args],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@lru_cache(maxsize=None)
+def static():
+    """What does not change during a process: code and software."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is not None:
+        dirty = "yes" if _git("status", "--porcelain") else "no"
+    else:
+        from benchmark_utils.training.resume import _code_version
+        commit, dirty = f"no git; code {_code_version(None)}", "unknown"
+    info = dict(commit=commit, dirty=dirty,
+                python=platform.python_version(),
+                cuda=str(torch.version.cuda),
+                cudnn=str(torch.backends.cudnn.version()),
+                command=" ".join(shlex.quote(a) for a in sys.argv))
+    info.update({f"version_{p.replace('-', '_')}": _version(p)
+                 for p in PACKAGES})
+    return info
+
+
+def collect(device, world_size, recipe):
+    """The provenance columns of one run's evaluations (``provenance_*``)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        count = torch.cuda.device_count()
+    else:
+        name, count = (platform.processor() or platform.machine()), 1
+    info = dict(static(), device=f"{device.type}: {name}",
+                device_count=str(count), world_size=str(world_size),
+                precision=f"{recipe.precision}, {recipe.dtype}")
+    return {PREFIX + k: v for k, v in info.items()}
+
+
+def columns(df):
+    """The provenance columns of a results frame, without their prefix:
+    {name: sorted distinct values}."""
+    out = {}
+    for col in df.columns:
+        key = col.removeprefix("objective_")
+        if key.startswith(PREFIX):
+            out[key.removeprefix(PREFIX)] = sorted(
+                df[col].dropna().astype(str).unique())
+    return out
