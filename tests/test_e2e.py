@@ -76,6 +76,16 @@ def data_home(tmp_path_factory):
     return home
 
 
+@pytest.fixture
+def offline(monkeypatch):
+    """No hub access: huggingface_hub reads HF_HUB_OFFLINE once, at import,
+    so the environment variable alone (set after the import) would leave it
+    trying the network (46 s of retries here before failing)."""
+    import huggingface_hub.constants
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
 def test_meaning_representations_read_as_the_lora_codebase_writes_them():
     # data/e2e/train.txt of microsoft/LoRA, first line's context.
     mr = ("name[The Vaults], eatType[pub], priceRange[more than £30], "
@@ -176,8 +186,7 @@ def test_padding_does_not_change_the_loss(data_home):
 
 
 def test_missing_weights_offline_say_which_files_to_put_where(tmp_path,
-                                                             monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+                                                             offline):
     with pytest.raises(RuntimeError) as info:
         load_gpt2("small", tmp_path / "weights")
     text = str(info.value)
@@ -188,7 +197,8 @@ def test_missing_weights_offline_say_which_files_to_put_where(tmp_path,
 
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
 def test_config_is_valid_and_a_reduced_run_completes(root, data_home, size,
-                                                     tmp_path, monkeypatch):
+                                                     tmp_path, monkeypatch,
+                                                     offline):
     config = yaml.safe_load((root / "configs" /
                              f"e2e_gpt2_{size}.yml").read_text())
     assert config["dataset"] == [f"e2e[model={size}]"]
@@ -198,9 +208,9 @@ def test_config_is_valid_and_a_reduced_run_completes(root, data_home, size,
     assert any("beta2=0.98" in s for s in config["solver"])
     monkeypatch.setenv("BENCHOPT_DATA_HOME", str(data_home))
     monkeypatch.setenv("INNAPROP_DEVICE", "cpu")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     config["dataset"] = [f"e2e[model={size},epochs=1,n_train=16]"]
-    config["solver"] = config["solver"][-1:]
+    if size != "small":       # the small config runs both solvers
+        config["solver"] = config["solver"][-1:]
     path = tmp_path / "e2e.yml"
     path.write_text(yaml.safe_dump(config))
     out = tmp_path / "out.parquet"
@@ -208,7 +218,37 @@ def test_config_is_valid_and_a_reduced_run_completes(root, data_home, size,
          "--no-display", "--no-cache", "--output", str(out)],
         standalone_mode=False)
     df = pd.read_parquet(out)
-    assert list(df["objective_epoch"]) == [0.0, 1.0]
+    for _, runs in df.groupby("solver_name"):
+        assert list(runs["objective_epoch"]) == [0.0, 1.0]
     for col in ("objective_val_perplexity", "objective_test_perplexity"):
         assert np.isfinite(df[col]).all() and (df[col] > 1).all()
     assert df["objective_tokens"].iloc[-1] > 0
+    if size == "small":
+        check_speedup_on_perplexities(df)
+
+
+def check_speedup_on_perplexities(df):
+    """Table 4.4's speedup on the run's perplexity columns: each solver's
+    best is the mean over seeds of its best epoch (minimum), the baseline
+    (AdamW) matches itself at its own best step."""
+    from benchmark_utils.reporting.results import speedup_table
+    assert df["solver_name"].nunique() == 2
+    for col in ("objective_val_perplexity", "objective_test_perplexity"):
+        table = speedup_table(df, col)
+        adamw = table.index[0]
+        assert adamw.startswith("adamw")
+        runs = df[df["solver_name"] == adamw]
+        assert table.loc[adamw, "best_mean"] == pytest.approx(
+            runs.groupby("idx_rep")[col].min().mean())
+        best = runs.loc[runs[col].idxmin()]         # one seed
+        assert table.attrs["target"] == pytest.approx(best[col])
+        assert table.attrs["base_step"] == best["objective_step"]
+        if best["objective_step"] > 0:
+            assert table.loc[adamw, "speedup_steps"] == 1.0
+        other = table.index[1]
+        runs = df[df["solver_name"] == other].sort_values("stop_val")
+        hit = runs[runs[col] <= best[col]]
+        if hit.empty:
+            assert np.isnan(table.loc[other, "step"])
+        else:
+            assert table.loc[other, "step"] == hit["objective_step"].iloc[0]
