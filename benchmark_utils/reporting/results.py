@@ -13,6 +13,7 @@ schedule); their curves are aligned on benchopt's evaluation index
 ``stop_val``.
 """
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -462,7 +463,9 @@ def welch_test(values, base_values):
         return np.nan
     if np.var(a) == 0 and np.var(b) == 0:
         return 1.0 if a[0] == b[0] else 0.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():    # nearly equal samples: still valid
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def significance(p):

@@ -114,9 +114,10 @@ def trials(study, fixed=None, only=None):
     return out
 
 
-def run_benchopt(bench, study, solvers, n_reps, output, seed):
+def run_benchopt(bench, study, solvers, n_reps, output, seed, page=True):
     """``benchopt run`` of ``solvers`` (strings) on the study's dataset;
-    returns its results frame."""
+    returns its results frame. ``page=False`` skips benchopt's result page
+    (the trials': dozens of solvers, slow to render, not read)."""
     bench = Path(bench)
     folder = bench / "outputs"
     folder.mkdir(exist_ok=True)
@@ -129,7 +130,8 @@ def run_benchopt(bench, study, solvers, n_reps, output, seed):
     result.unlink(missing_ok=True)     # benchopt would write <output>_1
     cmd = [sys.executable, "-m", "benchopt", "run", str(bench), "--config",
            str(config), "--output", output, "--seed", str(seed),
-           "--no-display", *map(str, study["benchopt_args"])]
+           "--no-display", *([] if page else ["--no-plot"]),
+           *map(str, study["benchopt_args"])]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=dict(
         os.environ, BENCHOPT_RAISE_ON_ERROR=os.environ.get(
@@ -214,7 +216,8 @@ def run_study(study, bench="."):
         names.update(strings)
         frames.append(run_benchopt(
             bench, study, [x for v in strings.values() for x in v],
-            study["trial_seeds"], f"{name}_{tag}", study["seed"]))
+            study["trial_seeds"], f"{name}_{tag}", study["seed"],
+            page=False))
         return select(frames[-1], strings, column, target)
 
     if study["protocol"] == "thesis":
