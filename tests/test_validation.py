@@ -106,3 +106,27 @@ def test_cifar10_holds_out_its_validation_images(root, tmp_path,
     keep, val = stratified_holdout(full.y_train.numpy(), 10)
     assert torch.equal(held.x_val, full.x_train[torch.from_numpy(val)])
     assert torch.equal(held.x_train, full.x_train[torch.from_numpy(keep)])
+
+
+def test_language_test_windows_are_disjoint_from_validation_windows():
+    from benchmark_utils.tasks.language import split_validation
+    val = np.arange(1000, dtype=np.uint16)
+    same, none = split_validation(val, 0.0)
+    assert same is val and none is None
+    v, t = split_validation(val, 0.25)
+    assert len(v) == 750 and len(t) == 250
+    assert not set(v.tolist()) & set(t.tolist())
+    with pytest.raises(ValueError, match="test_fraction=1.0"):
+        split_validation(val, 1.0)
+
+
+def test_tokens_dataset_reports_a_test_loss_with_a_test_fraction(root):
+    task = dataset(root, "tokens", test_fraction=0.5, max_steps=1,
+                   eval_batches=1, batch_size=2)
+    model = task.build_model()
+    metrics = task.evaluate(model)
+    assert {"val_loss", "test_loss", "test_perplexity"} <= set(metrics)
+    assert metrics["val_loss"] != metrics["test_loss"]
+    plain = dataset(root, "tokens", max_steps=1, eval_batches=1,
+                    batch_size=2)
+    assert "test_loss" not in plain.evaluate(model)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from benchmark_utils.reporting.results import (
     final_metrics, higher_is_better, mean_curve, per_seed_to_target,
@@ -136,18 +137,21 @@ def html_page(result):
         if column not in confirm:
             continue
         fig = go.Figure()
-        for name in confirm["solver_name"].unique():
+        colors = qualitative.Dark24
+        for i, name in enumerate(confirm["solver_name"].unique()):
             runs = confirm[confirm["solver_name"] == name]
             c = mean_curve(runs, column, "objective_epoch")
-            label = solver_base(name)
+            label, color = solver_base(name), colors[i % len(colors)]
             fig.add_scatter(x=c["x"], y=c["mean"], name=label,
-                            legendgroup=label, mode="lines")
+                            legendgroup=label, mode="lines",
+                            line=dict(color=color))
             if c["low"].notna().any():
                 fig.add_scatter(x=list(c["x"]) + list(c["x"])[::-1],
                                 y=list(c["low"]) + list(c["high"])[::-1],
-                                fill="toself", opacity=0.2, showlegend=False,
-                                legendgroup=label, line=dict(width=0),
-                                name=label)
+                                fill="toself", fillcolor=color, opacity=0.15,
+                                showlegend=False, legendgroup=label,
+                                line=dict(width=0), name=label,
+                                hoverinfo="skip")
         fig.update_layout(title=f"{column.removeprefix('objective_')}, "
                           "mean over confirmation seeds (band: std)",
                           xaxis_title="epoch", height=450)
