@@ -55,7 +55,8 @@ class Dataset(BaseDataset):
                   "n_train": [None], "n_val": [0]}
 
     def get_data(self):
-        train, val, train_eval = load_imagenet(get_data_path(self.data_key))
+        # ImageNet's own validation images are the test split here.
+        train, test, train_eval = load_imagenet(get_data_path(self.data_key))
         n_classes = len(train.classes)
         train = subset(train, self.n_train)
         train_eval = subset(train_eval, self.n_train)
@@ -65,7 +66,7 @@ class Dataset(BaseDataset):
             precision=self.precision,
             channels_last=bool(self.channels_last))
         task = LoaderClassificationTask(
-            train, val, train_eval,
+            train, test, train_eval,
             build_model=partial(build_imagenet_model, self.model),
             recipe=recipe, n_classes=n_classes,
             to_input=Normalize(channels_last=recipe.channels_last),

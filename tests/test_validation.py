@@ -130,3 +130,31 @@ def test_tokens_dataset_reports_a_test_loss_with_a_test_fraction(root):
     plain = dataset(root, "tokens", max_steps=1, eval_batches=1,
                     batch_size=2)
     assert "test_loss" not in plain.evaluate(model)
+
+
+def test_imagenet_holds_out_training_images_and_keeps_its_test_split(
+        root, tmp_path, monkeypatch):
+    from generated_data import write_image_folder
+    files = write_image_folder(tmp_path, n_train=4, n_val=2, size=(40, 30))
+    spec = importlib.util.spec_from_file_location(
+        "ds_imagenet", root / "datasets" / "imagenet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "get_data_path", lambda key: tmp_path)
+
+    def task(n_val):
+        ds = module.Dataset.__new__(module.Dataset)
+        for k, v in module.Dataset.parameters.items():
+            setattr(ds, k, v[0])
+        ds.n_val, ds.n_workers = n_val, 0
+        return ds.get_data()["task"]
+    full, held = task(0), task(3)
+    assert full.val_set is None and len(full.train_set) == 12
+    assert len(full.test_set) == len(files["val"]) == 6
+    paths = lambda d: {d.dataset.samples[i][0] for i in d.indices}
+    val, train = paths(held.val_set), paths(held.train_set)
+    assert len(val) == 3 and not val & train
+    assert len(train | val) == 12 and len(held.test_set) == 6
+    # One image of each of the three classes.
+    assert sorted(held.val_set.dataset.samples[i][1]
+                  for i in held.val_set.indices) == [0, 1, 2]
