@@ -9,11 +9,15 @@ import torch
 from benchmark_utils.data.splits import split_tensors, stratified_holdout
 
 
-def dataset(root, name, **params):
+def dataset(root, name, data_path=None, monkeypatch=None, **params):
+    """The task of datasets/<name>.py with its default parameters but
+    ``params``, reading its files from ``data_path`` when given."""
     spec = importlib.util.spec_from_file_location(
         f"ds_{name}", root / "datasets" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if data_path is not None:
+        monkeypatch.setattr(module, "get_data_path", lambda key: data_path)
     ds = module.Dataset.__new__(module.Dataset)
     for k, v in {**{k: v[0] for k, v in module.Dataset.parameters.items()},
                  **params}.items():
@@ -86,21 +90,8 @@ def test_cifar10_holds_out_its_validation_images(root, tmp_path,
     from generated_data import patch_cifar10_checksums, write_cifar10
     md5s = write_cifar10(tmp_path, n_per_batch=20, n_test=30)
     patch_cifar10_checksums(monkeypatch, md5s)
-    monkeypatch.setattr("benchopt.config.get_data_path",
-                        lambda key: tmp_path, raising=False)
-    spec = importlib.util.spec_from_file_location(
-        "ds_cifar10", root / "datasets" / "cifar10.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "get_data_path", lambda key: tmp_path)
-
-    def task(n_val):
-        ds = module.Dataset.__new__(module.Dataset)
-        for k, v in module.Dataset.parameters.items():
-            setattr(ds, k, v[0])
-        ds.n_val = n_val
-        return ds.get_data()["task"]
-    full, held = task(0), task(10)
+    full, held = (dataset(root, "cifar10", tmp_path, monkeypatch, n_val=n)
+                  for n in (0, 10))
     assert full.x_val is None and len(full.y_train) == 100
     assert len(held.y_val) == 10 and len(held.y_train) == 90
     keep, val = stratified_holdout(full.y_train.numpy(), 10)
@@ -136,19 +127,8 @@ def test_imagenet_holds_out_training_images_and_keeps_its_test_split(
         root, tmp_path, monkeypatch):
     from generated_data import write_image_folder
     files = write_image_folder(tmp_path, n_train=4, n_val=2, size=(40, 30))
-    spec = importlib.util.spec_from_file_location(
-        "ds_imagenet", root / "datasets" / "imagenet.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "get_data_path", lambda key: tmp_path)
-
-    def task(n_val):
-        ds = module.Dataset.__new__(module.Dataset)
-        for k, v in module.Dataset.parameters.items():
-            setattr(ds, k, v[0])
-        ds.n_val, ds.n_workers = n_val, 0
-        return ds.get_data()["task"]
-    full, held = task(0), task(3)
+    full, held = (dataset(root, "imagenet", tmp_path, monkeypatch, n_val=n,
+                          n_workers=0) for n in (0, 3))
     assert full.val_set is None and len(full.train_set) == 12
     assert len(full.test_set) == len(files["val"]) == 6
     paths = lambda d: {d.dataset.samples[i][0] for i in d.indices}
