@@ -33,7 +33,8 @@ class Dataset(BaseDataset):
     data_key, data_marker = "cifar10", "cifar-10-batches-py"
     parameters = {"model": ["resnet18"], "epochs": [200],
                   "batch_size": [256], "n_train": [None],
-                  "n_val": [0], "precision": ["fp32"], "channels_last": [False]}
+                  "n_val": [0], "precision": ["fp32"],
+                  "channels_last": [False]}
 
     def prepare(self):
         load_cifar10(get_data_path(self.data_key), download=True)

@@ -239,8 +239,8 @@ def speedup_table(df, column="objective_value", baseline=None, curves=None):
 
     Returns a DataFrame indexed by solver name (baseline first) with
     best_mean, best_std, best_low, best_high (Student-t interval), best_p
-    (Welch test against the baseline's bests), n_seeds, n_diverged, step, time, speedup_steps,
-    speedup_time; its ``attrs`` hold target, baseline, base_step,
+    (Welch test against the baseline's bests), n_seeds, n_diverged, step,
+    time, speedup_steps, speedup_time; its ``attrs`` hold target, baseline, base_step,
     base_time.
     """
     maximize = higher_is_better(column)

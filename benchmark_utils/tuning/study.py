@@ -29,10 +29,11 @@ def load_study(path, bench="."):
     with open(path) as f:
         study = {**DEFAULTS, **(yaml.safe_load(f) or {})}
     study["name"] = study.get("name") or Path(path).stem
-    unknown = set(study) - set(DEFAULTS) - {"name", "dataset", "solvers"}
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: "
-                         f"{sorted([*DEFAULTS, 'name', 'dataset', 'solvers'])}.")
+    allowed = {*DEFAULTS, "name", "dataset", "solvers"}
+    if set(study) - allowed:
+        raise ValueError(f"{path}: unknown keys "
+                         f"{sorted(set(study) - allowed)}; allowed: "
+                         f"{sorted(allowed)}.")
     for key in ("dataset", "solvers"):
         if not study.get(key):
             raise ValueError(f"{path}: {key!r} is required.")
@@ -91,7 +92,7 @@ def solver_classes(bench):
 
 
 def solver_string(name, params):
-    """benchopt's solver selection, e.g. "adamw[lr=0.001,weight_decay=0.01]"."""
+    """benchopt's solver selection, e.g. "adamw[lr=0.001,weight_decay=0.1]"."""
     inner = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
     return f"{name}[{inner}]" if inner else name
 
