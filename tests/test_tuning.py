@@ -8,8 +8,8 @@ import yaml
 from scipy.stats import qmc
 
 from benchmark_utils.tuning.space import check_space, draw, scale
-from benchmark_utils.tuning.study import (load_study, select, solver_classes,
-                                          trials)
+from benchmark_utils.tuning.study import (load_study, reused_lr_wd, select,
+                                          solver_classes, trials)
 
 
 def write_study(tmp_path, **keys):
@@ -148,3 +148,19 @@ def test_a_tiny_study_runs_end_to_end_with_fresh_confirmation_seeds(
         report
     page = (bench / "outputs" / "tiny_report.html").read_text()
     assert "plotly" in page and "<table>" in page
+
+
+def test_thesis_protocol_reuses_the_baselines_lr_and_decay(tmp_path, root):
+    study = load_study(write_study(
+        tmp_path, dataset="digits", protocol="thesis", trials=3,
+        solvers=["adamw", "innaprop", "sgd"]), root)
+    fixed = reused_lr_wd(study, {"lr": 0.002, "weight_decay": 0.05})
+    assert fixed["innaprop"] == {"lr": 0.002, "weight_decay": 0.05}
+    assert fixed["sgd"] == {"lr": 0.2, "weight_decay": 0.0005}  # x100, /100
+    plan = trials(study, fixed, only=["innaprop", "sgd"])
+    # INNAprop searches alpha and beta only, with the same budget; SGD has
+    # nothing left to search and runs once.
+    assert len(plan["innaprop"]) == 3 and len(plan["sgd"]) == 1
+    assert all(d["lr"] == 0.002 and d["weight_decay"] == 0.05
+               and {"alpha", "beta"} <= set(d) for d in plan["innaprop"])
+    assert plan["sgd"] == [{"lr": 0.2, "weight_decay": 0.0005}]

@@ -203,6 +203,20 @@ def select(df, names, column, target=None):
     return chosen
 
 
+def reused_lr_wd(study, base_params):
+    """{solver: {lr, weight_decay}}: the tuned baseline's values, through
+    each solver's scale rule (the values its lr=None would take from a
+    recipe holding them), rounded as trials are."""
+    lr_wd = {k: base_params[k] for k in ("lr", "weight_decay")
+             if k in base_params}
+    fixed = {}
+    for name, cls in study["classes"].items():
+        scales = dict(lr=cls.lr_scale, weight_decay=cls.weight_decay_scale)
+        fixed[name] = {k: float(f"{v * scales[k]:.4g}")
+                       for k, v in lr_wd.items() if k in cls.parameters}
+    return fixed
+
+
 def run_study(study, bench="."):
     """Trials, selection and confirmation; returns what the report needs."""
     name, column = study["name"], study["select"]
@@ -225,14 +239,7 @@ def run_study(study, bench="."):
         # Table 4.1: AdamW tuned; the others reuse its lr and weight decay
         # (through their scale rules) and search only their own parameters.
         chosen = run_trials(trials(study, only=[base]), "trials_baseline")
-        lr_wd = {k: chosen[base][0][k] for k in ("lr", "weight_decay")
-                 if k in chosen[base][0]}
-        fixed = {}
-        for s, cls in study["classes"].items():
-            scales = dict(lr=cls.lr_scale,
-                          weight_decay=cls.weight_decay_scale)
-            fixed[s] = {k: float(f"{v * scales[k]:.4g}")
-                        for k, v in lr_wd.items() if k in cls.parameters}
+        fixed = reused_lr_wd(study, chosen[base][0])
         others = [s for s in study["spaces"] if s != base]
         chosen.update(run_trials(trials(study, fixed, only=others),
                                  "trials_others"))
