@@ -44,8 +44,15 @@ def tables(result):
     study, confirm = result["study"], result["confirm"]
     by_base = {solver_base(n): n for n in confirm["solver_name"].unique()}
     choice = []
+    fixed = result.get("fixed", {})
     for solver, (params, score) in result["chosen"].items():
-        choice.append([solver, json.dumps(study["spaces"][solver]),
+        pinned = fixed.get(solver, {})
+        space = {k: v for k, v in study["spaces"][solver].items()
+                 if k not in pinned}
+        text = json.dumps(space) if space else "nothing left to search"
+        if pinned:
+            text += f"; reused from {study['baseline']}: {sorted(pinned)}"
+        choice.append([solver, text,
                        str(len(result["names"][solver])),
                        ", ".join(f"{k}={v}" for k, v in sorted(
                            params.items())), f"{score:.4g}"])

@@ -223,7 +223,7 @@ def run_study(study, bench="."):
     target = study["target"] if isinstance(study["target"], (int, float)) \
         else None
     base = study["baseline"]
-    names, frames = {}, []
+    names, frames, fixed = {}, [], {}
 
     def run_trials(plan, tag):
         strings = {s: {solver_string(s, p): p for p in ps}
@@ -251,4 +251,5 @@ def run_study(study, bench="."):
                            study["confirm_seeds"], f"{name}_confirm",
                            study["seed"] + 1)
     return dict(study=study, trials=pd.concat(frames), names=names,
-                chosen=chosen, winners=winners, confirm=confirm)
+                chosen=chosen, winners=winners, confirm=confirm,
+                fixed={s: v for s, v in fixed.items() if s != base})
