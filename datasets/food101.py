@@ -9,7 +9,8 @@ from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import LoaderClassificationTask
 from benchmark_utils.data.augment import (Normalize, eval_transform,
                                           train_transform)
-from benchmark_utils.data.image_folders import (load_food101, n_workers,
+from benchmark_utils.data.image_folders import (hold_out, load_food101,
+                                                n_workers,
                                                 subset)
 
 
@@ -29,6 +30,11 @@ class Dataset(LocalDataset):
     The weights come from config.yml's ``data_paths: {pretrained: /dir}``
     when the file (torchvision's name, e.g. resnet18-f37072fd.pth) is
     there, else from torchvision's cache, downloading it if absent.
+
+    ``n_val`` holds out that many training images, stratified by class, as
+    a validation split (``val_loss``, ``val_acc``, ``val_top5``; 10,000 for
+    tuning studies); 0, the default, trains on all of them as the thesis
+    did.
     """
 
     name = "food101"
@@ -36,7 +42,7 @@ class Dataset(LocalDataset):
     parameters = {"model": ["resnet18"], "epochs": [20],
                   "batch_size": [256], "augment": [False],
                   "precision": ["fp32"], "channels_last": [False],
-                  "n_workers": [None], "n_train": [None]}
+                  "n_workers": [None], "n_train": [None], "n_val": [0]}
 
     def source(self):
         # The pretrained weights are data of this run too.
@@ -54,6 +60,7 @@ class Dataset(LocalDataset):
         n_classes = len(train.classes)
         train = subset(train, self.n_train)
         train_eval = subset(train_eval, self.n_train)
+        train, train_eval, val = hold_out(train, train_eval, self.n_val)
         state = load_pretrained_state(self.model, get_data_path("pretrained"))
         recipe = Recipe(batch_size=self.batch_size, epochs=self.epochs,
                         lr=1e-4, weight_decay=0.01, schedule="cosine",
@@ -66,6 +73,6 @@ class Dataset(LocalDataset):
             recipe=recipe, n_classes=n_classes,
             to_input=Normalize(channels_last=recipe.channels_last),
             num_workers=n_workers(self.n_workers),
-            top5=True)
+            top5=True, val=val)
         task.source = self.source()
         return dict(task=task)

@@ -8,7 +8,8 @@ from benchmark_utils.training import checks
 from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import LoaderClassificationTask
 from benchmark_utils.data.augment import Normalize
-from benchmark_utils.data.image_folders import (load_imagenet, n_workers,
+from benchmark_utils.data.image_folders import (hold_out, load_imagenet,
+                                                n_workers,
                                                 subset)
 
 
@@ -24,7 +25,10 @@ class Dataset(LocalDataset):
     ``precision="bf16"`` and ``channels_last`` are off by default.
     ``n_workers`` DataLoader processes decode the JPEGs (None: one per core,
     at most 16); it does not change the batches. ``n_train`` keeps a fixed
-    random subset of the training images (None keeps all).
+    random subset of the training images (None keeps all). ``n_val``
+    holds out that many of them, stratified by class, as a validation split
+    (``val_loss``, ``val_acc``, ``val_top5``; 10,000 for tuning studies);
+    0, the default, trains on all of them as the thesis did.
     """
 
     name = "imagenet"
@@ -49,24 +53,26 @@ class Dataset(LocalDataset):
     parameters = {"model": ["resnet18"], "epochs": [None],
                   "batch_size": [None], "precision": ["fp32"],
                   "channels_last": [False], "n_workers": [None],
-                  "n_train": [None]}
+                  "n_train": [None], "n_val": [0]}
 
     def get_data(self):
-        train, val, train_eval = load_imagenet(get_data_path(self.data_key))
+        # ImageNet's own validation images are the test split here.
+        train, test, train_eval = load_imagenet(get_data_path(self.data_key))
         n_classes = len(train.classes)
         train = subset(train, self.n_train)
         train_eval = subset(train_eval, self.n_train)
+        train, train_eval, val = hold_out(train, train_eval, self.n_val)
         recipe = Recipe(**self.RECIPES[checks.one_of(
             "model", self.model, tuple(self.RECIPES))]).replace(
             epochs=self.epochs, batch_size=self.batch_size,
             precision=self.precision,
             channels_last=bool(self.channels_last))
         task = LoaderClassificationTask(
-            train, val, train_eval,
+            train, test, train_eval,
             build_model=partial(build_imagenet_model, self.model),
             recipe=recipe, n_classes=n_classes,
             to_input=Normalize(channels_last=recipe.channels_last),
             num_workers=n_workers(self.n_workers),
-            top5=True)
+            top5=True, val=val)
         task.source = self.source()
         return dict(task=task)

@@ -5,7 +5,8 @@ from benchopt.config import get_data_path
 from benchmark_utils.data.source import LocalDataset
 from benchmark_utils.models.gpt import build_gpt
 from benchmark_utils.data.tokens import check_prepared, prepare_openwebtext
-from benchmark_utils.tasks.language import LanguageModelingTask, auto_precision
+from benchmark_utils.tasks.language import (LanguageModelingTask,
+                                            auto_precision, split_validation)
 from benchmark_utils.training.parallel import default_device
 from benchmark_utils.training.recipe import Recipe
 
@@ -34,6 +35,9 @@ class Dataset(LocalDataset):
     tiny (quick checks). Prepare the data once with
     `benchopt prepare . -d openwebtext`, or point `data_paths: openwebtext:`
     in config.yml at a folder holding train.bin and val.bin.
+    ``test_fraction`` > 0 keeps the last part of val.bin as a test split
+    (``test_loss``), its windows disjoint from the validation ones; 0 (the
+    default) is nanoGPT's and the thesis's protocol.
     """
 
     name = "openwebtext"
@@ -42,6 +46,7 @@ class Dataset(LocalDataset):
                   "batch_size": [12], "grad_accum": [40],
                   "block_size": [1024], "warmup": [2000],
                   "eval_every": [1000], "eval_batches": [200],
+                  "test_fraction": [0.0],
                   "precision": ["auto"], "compile": [False]}
     prepare_cache_ignore = "all"
 
@@ -67,10 +72,13 @@ class Dataset(LocalDataset):
             eval_every=self.eval_every, grad_accum=self.grad_accum,
             grad_clip=1.0, decay_1d_params=False, precision=precision,
             compile=self.compile)
+        # test_fraction > 0: the last part of the validation tokens is a
+        # test split, its windows disjoint from the validation ones.
+        val, test = split_validation(val, self.test_fraction)
         task = LanguageModelingTask(
             train, val, recipe=recipe, block_size=self.block_size,
             build_model=partial(build_gpt, self.model, vocab_size=50304,
                                 block_size=self.block_size),
-            eval_batches=self.eval_batches, vocab_size=50304)
+            eval_batches=self.eval_batches, vocab_size=50304, test=test)
         task.source = self.source()
         return dict(task=task)

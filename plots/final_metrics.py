@@ -1,16 +1,19 @@
 import numpy as np
 
-from benchmark_utils.reporting.plot import ResultPlot, fmt, select
+from benchmark_utils.reporting.plot import (ResultPlot, select,
+                                            with_interval)
 from benchmark_utils.reporting.results import (FINAL_METRICS, final_columns,
                                                final_metrics,
                                                higher_is_better,
-                                               metric_label, short_names)
+                                               metric_label, short_names,
+                                               significance)
 
 
 class Plot(ResultPlot):
     """Thesis Tables 4.2 and 4.3: each solver's test top-1 (and top-5)
-    accuracy and losses at the end of training, mean +- standard deviation
-    over seeds; the best mean of each column in bold."""
+    accuracy and losses at the end of training, mean over seeds with its 95%
+    Student-t interval and a Welch test against the first solver (AdamW);
+    the best mean of each column in bold."""
 
     name = "final_metrics"
     type = "table"
@@ -27,13 +30,15 @@ class Plot(ResultPlot):
         for solver, row in table.iterrows():
             cells = [names[solver]]
             for c in columns:
-                mean, std = row[c], row[f"{c}:std"]
+                mean = row[c]
                 if not np.isfinite(mean):
                     cells.append("-")
                     continue
-                text = fmt(mean, c)
-                if np.isfinite(std):
-                    text += f" ± {fmt(std, c)}"
+                kept = row.n_seeds - row.n_diverged
+                text = with_interval(mean, row[f"{c}:low"],
+                                     row[f"{c}:high"], c, kept)
+                if solver != table.attrs["baseline"]:
+                    text += f"; {significance(row[f'{c}:p'])}"
                 cells.append(f"**{text}**" if mean == best[c] else text)
             seeds = f"{int(row.n_seeds)}"
             notes = [f"{int(n)} {what}" for n, what in (
@@ -49,8 +54,9 @@ class Plot(ResultPlot):
                    for c in final_columns(part)]
         return {
             "title": f"{objective}\nData: {dataset}\nAt the last evaluation, "
-                     "mean ± standard deviation over seeds (diverged seeds "
-                     "left out)",
+                     "mean over seeds [95% Student-t interval] (diverged "
+                     "seeds left out); p: two-sided Welch t-test against "
+                     "the first solver, significant below 0.05",
             "columns": ["solver", *columns, "seeds"],
             "default_order_column": 0,
             "default_order_ascending": True,

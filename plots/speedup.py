@@ -1,9 +1,16 @@
 import numpy as np
 
-from benchmark_utils.reporting.plot import ResultPlot, fmt, select
+from benchmark_utils.reporting.plot import (ResultPlot, fmt, select,
+                                            with_interval)
 from benchmark_utils.reporting.results import (baselines, metric_columns,
                                                metric_label, short_names,
-                                               solver_curves, speedup_table)
+                                               significance, solver_curves,
+                                               speedup_interval,
+                                               speedup_table)
+
+# Resamples behind each speedup interval of a page (every metric and
+# baseline is computed when the page is written).
+N_RESAMPLES = 199
 
 
 class Plot(ResultPlot):
@@ -48,9 +55,19 @@ class Plot(ResultPlot):
         names = short_names(table.index)
         rows = []
         for solver, row in table.iterrows():
-            best = fmt(row.best_mean, objective_column)
-            if np.isfinite(row.best_std):
-                best += f" ± {fmt(row.best_std, objective_column)}"
+            best = with_interval(row.best_mean, row.best_low, row.best_high,
+                                 objective_column, row.n_seeds)
+            if solver != baseline:
+                best += f"; {significance(row.best_p)}"
+            speedup = "-"
+            if np.isfinite(row.speedup_steps):
+                speedup = f"{row.speedup_steps:.2f}"
+                if solver != baseline:
+                    low, high = self.cached_interval(
+                        df, dataset, objective, objective_column, baseline,
+                        solver)
+                    speedup += (f" [{low:.2f}, {high:.2f}]"
+                                if np.isfinite(low) else " (no interval)")
             seeds = f"{int(row.n_seeds)}"
             if row.n_diverged:
                 seeds += f" ({int(row.n_diverged)} diverged)"
@@ -61,12 +78,21 @@ class Plot(ResultPlot):
                 best, seeds,
                 int(row.step) if reached else "not reached",
                 round(float(row.time), 2) if reached else "not reached",
-                (round(float(row.speedup_steps), 2)
-                 if np.isfinite(row.speedup_steps) else "-"),
+                speedup,
                 (round(float(row.speedup_time), 2)
                  if np.isfinite(row.speedup_time) else "-"),
             ])
         return rows
+
+    def cached_interval(self, df, dataset, objective, column, baseline,
+                        solver):
+        cache = self.__dict__.setdefault("_intervals", {})
+        key = (id(df), dataset, objective, column, baseline, solver)
+        if key not in cache:
+            cache[key] = speedup_interval(
+                select(df, dataset, objective), column, baseline, solver,
+                n_resamples=N_RESAMPLES)
+        return cache[key]
 
     def get_metadata(self, df, dataset, objective, objective_column,
                      baseline):
@@ -82,12 +108,15 @@ class Plot(ResultPlot):
                 f"seeds, {fmt(t['target'], objective_column)}, reached at "
                 f"step {t['base_step']:.0f} after {t['base_time']:.2f} s. "
                 "Speedup = the baseline's steps (time) to its best / the "
-                "solver's steps (time) to the target.")
+                "solver's steps (time) to the target, with a 95% bootstrap "
+                "percentile interval over seeds (steps). Best: mean over "
+                "seeds [95% Student-t interval]; p: two-sided Welch t-test "
+                "against the baseline, significant below 0.05.")
         else:
             title += reason
         return {
             "title": title,
-            "columns": ["solver", f"best {metric} (mean ± std)", "seeds",
+            "columns": ["solver", f"best {metric} (mean [95% CI])", "seeds",
                         "step to target", "time to target (s)",
                         "speedup (steps)", "speedup (time)"],
             "default_order_column": 0,

@@ -19,6 +19,11 @@ class Solver(TrainingSolver):
     name = "inna"
     parameters = {"alpha": [0.5], "beta": [0.1], "lr": [None],
                   "weight_decay": [None]}
+    # Tuning studies' default (benchmark_utils/tuning).
+    search_space = {"lr": {"log_uniform": [1e-3, 3e-1]},
+                    "weight_decay": {"log_uniform": [1e-6, 1e-3]},
+                    "alpha": {"uniform": [0.1, 1.0]},
+                    "beta": {"uniform": [0.05, 0.5]}}
     lr_scale = LR_RATIO
     weight_decay_scale = 1 / LR_RATIO
 

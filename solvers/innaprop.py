@@ -13,6 +13,11 @@ class Solver(TrainingSolver):
     parameters = {"alpha": [0.1], "beta": [0.9], "sigma": [0.999],
                   "eps": [1e-8], "lr": [None], "weight_decay": [None],
                   "fused": [False]}
+    # Tuning studies' default (benchmark_utils/tuning).
+    search_space = {"lr": {"log_uniform": [1e-4, 1e-2]},
+                    "weight_decay": {"log_uniform": [1e-4, 1e-1]},
+                    "alpha": {"uniform": [0.1, 3.0]},
+                    "beta": {"uniform": [0.5, 3.0]}}
 
     def make_optimizer(self, params, lr, weight_decay):
         return INNAprop(params, lr=lr, alpha=self.alpha, beta=self.beta,

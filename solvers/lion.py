@@ -20,6 +20,9 @@ class Solver(TrainingSolver):
     name = "lion"
     parameters = {"beta1": [0.9], "beta2": [0.99], "lr": [None],
                   "weight_decay": [None]}
+    # Tuning studies' default (benchmark_utils/tuning).
+    search_space = {"lr": {"log_uniform": [1e-5, 1e-3]},
+                    "weight_decay": {"log_uniform": [1e-3, 1.0]}}
     lr_scale = LR_RATIO
     weight_decay_scale = 1 / LR_RATIO
 

@@ -13,6 +13,9 @@ class Solver(TrainingSolver):
     parameters = {"beta1": [0.9], "beta2": [0.999], "eps": [1e-8],
                   "momentum_decay": [4e-3], "decoupled_weight_decay": [False],
                   "lr": [None], "weight_decay": [None]}
+    # Tuning studies' default (benchmark_utils/tuning).
+    search_space = {"lr": {"log_uniform": [1e-4, 1e-2]},
+                    "weight_decay": {"log_uniform": [1e-6, 1e-3]}}
 
     def make_optimizer(self, params, lr, weight_decay):
         return torch.optim.NAdam(

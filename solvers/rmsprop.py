@@ -13,6 +13,9 @@ class Solver(TrainingSolver):
     name = "rmsprop"
     parameters = {"alpha": [0.99], "eps": [1e-8], "momentum": [0.0],
                   "centered": [False], "lr": [None], "weight_decay": [None]}
+    # Tuning studies' default (benchmark_utils/tuning).
+    search_space = {"lr": {"log_uniform": [1e-5, 1e-3]},
+                    "weight_decay": {"log_uniform": [1e-6, 1e-3]}}
 
     def make_optimizer(self, params, lr, weight_decay):
         return torch.optim.RMSprop(params, lr=lr, alpha=self.alpha,

@@ -21,6 +21,9 @@ class Solver(TrainingSolver):
     name = "sgd"
     parameters = {"momentum": [0.9], "nesterov": [False], "lr": [None],
                   "weight_decay": [None]}
+    # Tuning studies' default (benchmark_utils/tuning).
+    search_space = {"lr": {"log_uniform": [1e-3, 1.0]},
+                    "weight_decay": {"log_uniform": [1e-6, 1e-3]}}
     lr_scale = LR_RATIO
     weight_decay_scale = 1 / LR_RATIO
 

@@ -28,6 +28,10 @@ class Solver(TrainingSolver):
     parameters = {"beta1": [0.965], "beta2": [0.99], "rho": [0.04],
                   "hessian_interval": [10], "lr": [None],
                   "weight_decay": [None]}
+    # Tuning studies' default (benchmark_utils/tuning).
+    search_space = {"lr": {"log_uniform": [1e-4, 1e-2]},
+                    "weight_decay": {"log_uniform": [1e-4, 2e-1]},
+                    "rho": {"log_uniform": [0.01, 0.1]}}
     weight_decay_scale = WD_RATIO
 
     def check_parameters(self):

@@ -171,6 +171,9 @@ def test_true_low_and_high_precision_training(dtype):
     assert not all(torch.equal(a, b) for a, b in
                    zip(before, trainer.model.parameters()))
     assert np.isfinite(task.evaluate(trainer.model)["test_loss"])
+    loss, _ = task.loss(trainer.model, recipe.cast((x[:8], y[:8])))
+    assert loss.dtype == (torch.float64 if dtype == "float64"
+                          else torch.float32)     # 64-bit loss in 64 bits
     with pytest.raises(ValueError, match="excludes precision='bf16'"):
         Recipe(batch_size=8, epochs=1, dtype=dtype, precision="bf16")
 

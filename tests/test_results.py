@@ -204,9 +204,18 @@ def test_final_metrics_plot_shows_top1_and_top5(plots):
     assert meta["columns"][:3] == ["solver", "test top-1 (%)",
                                    "test top-5 (%)"]
     assert meta["columns"][-1] == "seeds"
-    assert rows[0][:3] == ["adamw", "91.00 ± 1.00", "98.00 ± 1.00"]
-    # The best mean of a column is bold; the diverged seed is reported.
-    assert rows[1][1] == "**93.50 ± 0.71**"
+    # Mean [95% Student-t interval], never a bare ± std.
+    from scipy import stats
+    low, high = stats.t.interval(0.95, 2, loc=91.0, scale=1 / np.sqrt(3))
+    assert rows[0][:2] == ["adamw", f"91.00 [{low:.2f}, {high:.2f}]"]
+    # The best mean of a column is bold, with its Welch test against
+    # AdamW; the diverged seed is reported.
+    p = stats.ttest_ind([93, 94], [90, 91, 92], equal_var=False).pvalue
+    low, high = stats.t.interval(0.95, 1, loc=93.5, scale=0.5)
+    assert rows[1][1] == (f"**93.50 [{low:.2f}, {high:.2f}]; "
+                          f"{'' if p < 0.05 else 'no '}significant"
+                          f"{' difference' if p >= 0.05 else ''} "
+                          f"(p = {p:.2g})**")
     assert rows[1][-1] == "3 (1 diverged)"
 
 
@@ -238,7 +247,7 @@ def test_every_plot_handles_language_model_results(plots):
     loss = tables["speedup_d_o_objective_val_loss_adamw"]
     assert loss["data"][1][:1] == ["innaprop"]
     assert loss["data"][1][3] == 4             # first step <= 4.25
-    assert loss["data"][1][5] == pytest.approx(1.0)
+    assert loss["data"][1][5].startswith("1.00 [")
     rate = tables["speedup_d_o_objective_win_rate_adamw"]
     assert rate["data"] == [] and "has no finite win_rate" in rate["title"]
     heatmaps, options = data["heatmap"]

@@ -11,6 +11,7 @@ from torchvision import datasets
 from benchmark_utils.data.augment import eval_transform, train_transform
 from benchmark_utils.data.download import downloading
 from benchmark_utils.data.loaders import subset_indices
+from benchmark_utils.data.splits import stratified_holdout
 
 
 def default_workers():
@@ -33,6 +34,31 @@ def subset(dataset, n, seed=0):
     if keep is None:
         return dataset
     return torch.utils.data.Subset(dataset, keep.tolist())
+
+
+def labels(dataset):
+    """The class of every sample, without decoding an image: ImageFolder's
+    ``targets``, Food101's ``_labels``, through any ``Subset``."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        base = labels(dataset.dataset)
+        return [base[i] for i in dataset.indices]
+    for name in ("targets", "_labels"):
+        if hasattr(dataset, name):
+            return list(getattr(dataset, name))
+    raise TypeError(f"No labels found on {type(dataset).__name__}.")
+
+
+def hold_out(train, train_eval, n_val):
+    """(train, train_eval, val): ``n_val`` training images, stratified by
+    class and fixed (data/splits.py), moved out of both training views
+    into ``val`` (evaluation transform). ``n_val = 0`` changes nothing and
+    ``val`` is None."""
+    keep, held = stratified_holdout(labels(train), n_val)
+    if len(held) == 0:
+        return train, train_eval, None
+    views = [torch.utils.data.Subset(data, idx.tolist()) for data, idx in
+             ((train, keep), (train_eval, keep), (train_eval, held))]
+    return tuple(views)
 
 
 def load_imagenet(root, train_tf=None, eval_tf=None):

@@ -38,3 +38,12 @@ class ResultPlot(BasePlot):
         if cache is None or cache[0] is not df or cache[1] != key:
             self._cache = cache = (df, key, compute())
         return cache[2]
+
+
+def with_interval(mean, low, high, column, n):
+    """"mean [low, high]", or the mean and why there is no interval; never
+    a bare ± 0."""
+    text = fmt(mean, column)
+    if n < 2:
+        return f"{text} (1 seed: no interval)"
+    return f"{text} [{fmt(low, column)}, {fmt(high, column)}]"

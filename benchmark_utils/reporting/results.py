@@ -13,6 +13,7 @@ schedule); their curves are aligned on benchopt's evaluation index
 ``stop_val``.
 """
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -204,8 +205,10 @@ def solver_curves(df, column, step_col="objective_step"):
         per_seed = runs.groupby("idx_rep")[column].agg(
             "max" if maximize else "min")
         n = len(per_seed)
+        _, low, high, _ = t_interval(per_seed)
         curves[solver] = dict(
-            curve=curve, best_mean=per_seed.mean(),
+            curve=curve, best_mean=per_seed.mean(), best_low=low,
+            best_high=high, best_values=per_seed.to_numpy(dtype=float),
             best_std=per_seed.std(ddof=1) if n > 1 else np.nan,
             n_seeds=n, n_diverged=n_diverged(runs))
     return curves
@@ -235,8 +238,9 @@ def speedup_table(df, column="objective_value", baseline=None, curves=None):
         curves: ``solver_curves(df, column)``, if already computed.
 
     Returns a DataFrame indexed by solver name (baseline first) with
-    best_mean, best_std, n_seeds, n_diverged, step, time, speedup_steps,
-    speedup_time; its ``attrs`` hold target, baseline, base_step,
+    best_mean, best_std, best_low, best_high (Student-t interval), best_p
+    (Welch test against the baseline's bests), n_seeds, n_diverged, step,
+    time, speedup_steps, speedup_time; its ``attrs`` hold target, baseline, base_step,
     base_time.
     """
     maximize = higher_is_better(column)
@@ -269,6 +273,9 @@ def speedup_table(df, column="objective_value", baseline=None, curves=None):
             step, time = curve.loc[hit, "step"], curve.loc[hit, "x"]
         rows[solver] = dict(
             best_mean=info["best_mean"], best_std=info["best_std"],
+            best_low=info["best_low"], best_high=info["best_high"],
+            best_p=np.nan if solver == baseline else welch_test(
+                info["best_values"], curves[baseline]["best_values"]),
             n_seeds=info["n_seeds"], n_diverged=info["n_diverged"],
             step=step, time=time,
             speedup_steps=base_step / step if step > 0 else np.nan,
@@ -298,19 +305,22 @@ def final_columns(df):
     return cols or ["objective_value"]
 
 
-def final_metrics(df, columns=None):
+def final_metrics(df, columns=None, baseline=None):
     """Each solver's metrics at its last evaluation, mean and standard
-    deviation (ddof=1) over repetitions.
+    deviation (ddof=1) over repetitions, the 95% Student-t interval of the
+    mean (``t_interval``) and the p-value of a two-sided Welch t-test
+    against the ``baseline`` (default: the first solver, AdamW).
 
     A repetition that diverged has no meaningful final value: it is left
     out of the means and counted in ``n_diverged``; one stopped before the
     end of its budget (--timeout) is counted in ``n_cut``.
 
     Returns a DataFrame indexed by solver with, for each column c,
-    ``c`` (mean) and ``c:std``, plus n_seeds, n_diverged, n_cut.
+    ``c`` (mean), ``c:std``, ``c:low``, ``c:high`` and ``c:p`` (NaN for the
+    baseline itself), plus n_seeds, n_diverged, n_cut; ``attrs["baseline"]``.
     """
     columns = final_columns(df) if columns is None else columns
-    rows = {}
+    rows, kept_values = {}, {}
     for solver in solvers_in_order(df):
         runs = df[df["solver_name"] == solver].sort_values("stop_val")
         last = runs.groupby("idx_rep").tail(1).set_index("idx_rep")
@@ -327,8 +337,17 @@ def final_metrics(df, columns=None):
             row[col] = values.mean()
             row[f"{col}:std"] = (values.std(ddof=1) if len(values) > 1
                                  else np.nan)
+            _, row[f"{col}:low"], row[f"{col}:high"], _ = t_interval(values)
+            kept_values[solver, col] = values
         rows[solver] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
+    baseline = next(iter(rows), None) if baseline is None else baseline
+    for solver, row in rows.items():
+        for col in columns:
+            row[f"{col}:p"] = np.nan if solver == baseline else welch_test(
+                kept_values[solver, col], kept_values[baseline, col])
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs["baseline"] = baseline
+    return table
 
 
 def varying_params(runs):
@@ -434,3 +453,132 @@ def grid(df, solver, params, column, at):
                    for o, k in zip(others, key)},
             values=values, diverged=diverged, n_seeds=n_seeds))
     return panels
+
+
+# -- intervals, tests and targets --------------------------------------------
+CONFIDENCE = 0.95
+ALPHA = 0.05        # significance level of the Welch tests
+
+
+def t_interval(values, confidence=CONFIDENCE):
+    """(mean, low, high, n): the Student-t interval of the mean of the
+    finite ``values`` (scipy.stats.t); low = high = NaN with fewer than two
+    values, where no interval can be given."""
+    from scipy import stats
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    mean = v.mean()
+    if n < 2:
+        return mean, np.nan, np.nan, n
+    sem = v.std(ddof=1) / np.sqrt(n)
+    if sem == 0:
+        return mean, mean, mean, n
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
+    return mean, low, high, n
+
+
+def welch_test(values, base_values):
+    """Two-sided Welch t-test of ``values`` against ``base_values``
+    (scipy.stats.ttest_ind, equal_var=False): the p-value, NaN when either
+    side has fewer than two finite values."""
+    from scipy import stats
+    a, b = (np.asarray(v, dtype=float) for v in (values, base_values))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
+        return np.nan
+    if np.var(a) == 0 and np.var(b) == 0:
+        return 1.0 if a[0] == b[0] else 0.0
+    with warnings.catch_warnings():    # nearly equal samples: still valid
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def significance(p):
+    """How a table reads a p-value."""
+    if not np.isfinite(p):
+        return "no test (fewer than 2 seeds)"
+    if p < ALPHA:
+        return f"significant (p = {p:.2g})"
+    return f"no significant difference (p = {p:.2g})"
+
+
+def steps_to_target(steps, values, target, maximize):
+    """The first of ``steps`` (any increasing x: steps, seconds) at which
+    ``values`` is at least as good as ``target``, or NaN if never. A
+    non-finite value (a diverged run) never reaches it."""
+    v = np.asarray(values, dtype=float)
+    good = np.isfinite(v) & ((v >= target) if maximize else (v <= target))
+    return float(np.asarray(steps, dtype=float)[np.argmax(good)]) \
+        if good.any() else np.nan
+
+
+def per_seed_to_target(runs, column, target, x_col="objective_step"):
+    """One solver's runs: per repetition, the ``x_col`` value (a step, or
+    ``time``) of its first evaluation reaching ``target`` (NaN if never)."""
+    maximize = higher_is_better(column)
+    if x_col not in runs:
+        x_col = "stop_val"
+    return runs.sort_values("stop_val").groupby("idx_rep").apply(
+        lambda r: steps_to_target(r[x_col], r[column], target, maximize),
+        include_groups=False)
+
+
+def target_table(df, column, target):
+    """Per solver: steps and time to reach ``target`` of ``column``
+    (mean and Student-t interval over the seeds that reached it) and the
+    fraction of seeds that reached it."""
+    rows = {}
+    for solver in solvers_in_order(df):
+        runs = df[df["solver_name"] == solver]
+        steps = per_seed_to_target(runs, column, target)
+        times = per_seed_to_target(runs, column, target, "time")
+        row = dict(n_seeds=len(steps), reached=float(steps.notna().mean()))
+        for name, values in (("step", steps), ("time", times)):
+            mean, low, high, _ = t_interval(values)
+            row.update({name: mean, f"{name}:low": low, f"{name}:high": high})
+        rows[solver] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update(target=target, column=column)
+    return table
+
+
+def speedup_interval(df, column, baseline, solver, x_col="objective_step",
+                     n_resamples=999, seed=0):
+    """Bootstrap percentile interval (scipy.stats.bootstrap, seeds of the
+    baseline and of the solver resampled independently) of the speedup
+    ``speedup_table`` reports: the baseline's x at its mean curve's best
+    over the solver's first x reaching it. (NaN, NaN) with fewer than two
+    seeds on either side."""
+    from scipy import stats
+    maximize = higher_is_better(column)
+    if x_col not in df:
+        x_col = "stop_val"
+    tables = {}
+    for name in (baseline, solver):
+        runs = df[df["solver_name"] == name]
+        tables[name] = (seed_table(runs, column).to_numpy(dtype=float),
+                        seed_table(runs, x_col).to_numpy(dtype=float))
+    (bv, bx), (sv, sx) = tables[baseline], tables[solver]
+    if bv.shape[1] < 2 or sv.shape[1] < 2:
+        return np.nan, np.nan
+
+    def speedup(ib, js):
+        base = np.nanmean(bv[:, ib], axis=1)
+        if not np.isfinite(base).any():
+            return np.nan
+        at = np.nanargmax(base) if maximize else np.nanargmin(base)
+        curve = sv[:, js].mean(axis=1)
+        x = steps_to_target(np.nanmean(sx[:, js], axis=1), curve, base[at],
+                            maximize)
+        # Never reached in a resample: no speedup (0), not a gap.
+        return np.nanmean(bx[at, ib]) / x if x > 0 else 0.0
+
+    res = stats.bootstrap(
+        (np.arange(bv.shape[1]), np.arange(sv.shape[1])), speedup,
+        paired=False, vectorized=False, n_resamples=n_resamples,
+        method="percentile", confidence_level=CONFIDENCE,
+        random_state=np.random.default_rng(seed))
+    return res.confidence_interval.low, res.confidence_interval.high

@@ -25,6 +25,13 @@ class Loader(Protocol):
         each is what ``Task.loss`` takes, already on the task's device."""
 
 
+def at_least_fp32(logits):
+    """Logits for the loss: 16-bit ones in float32 (as autocast leaves
+    them), float64 ones kept (64-bit training computes its loss in 64
+    bits)."""
+    return logits if logits.dtype == torch.float64 else logits.float()
+
+
 class Task(ABC):
     """What a dataset hands to the training loop and the objective.
 
@@ -71,7 +78,7 @@ class Task(ABC):
         softmax (Sophia's Gauss-Newton-Bartlett estimator); logits of any
         shape (..., classes)."""
         x, _ = batch
-        logits = model(x).float().flatten(0, -2)
+        logits = at_least_fp32(model(x)).flatten(0, -2)
         with torch.no_grad():
             y_hat = torch.multinomial(F.softmax(logits, dim=-1), 1).squeeze(1)
         return F.cross_entropy(logits, y_hat)

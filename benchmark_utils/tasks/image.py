@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark_utils.data.loaders import DatasetLoader, TensorLoader, batches
-from benchmark_utils.tasks.base import Task
+from benchmark_utils.tasks.base import Task, at_least_fp32
 from benchmark_utils.training import parallel
 
 
@@ -19,12 +19,16 @@ class ClassificationTask(Task):
         build_model: callable(n_classes) -> nn.Module.
         recipe: the experiment's ``Recipe``.
         top5: also report top-5 accuracy.
+        x_val, y_val: a held-out part of the training set (never trained
+            on), reported as ``val_loss``, ``val_acc`` (``val_top5``) for
+            selecting hyperparameters; None: no validation split.
     """
     def __init__(self, x_train, y_train, x_test, y_test, build_model, recipe,
                  n_classes, transform=None, eval_batch_size=1024,
-                 top5=False):
+                 top5=False, x_val=None, y_val=None):
         self.x_train, self.y_train = x_train, y_train
         self.x_test, self.y_test = x_test, y_test
+        self.x_val, self.y_val = x_val, y_val
         self._build_model = build_model
         self.recipe = recipe
         self.n_classes = n_classes
@@ -35,9 +39,18 @@ class ClassificationTask(Task):
     # -- what the training loop uses -------------------------------------
     def to(self, device):
         """Move the data to ``device`` once, so batches never cross it."""
-        for name in ("x_train", "y_train", "x_test", "y_test"):
+        for name in self._tensors():
             setattr(self, name, getattr(self, name).to(device))
         return self
+
+    def _tensors(self):
+        return [name for name in ("x_train", "y_train", "x_test", "y_test",
+                                  "x_val", "y_val")
+                if getattr(self, name, None) is not None]
+
+    @property
+    def has_val(self):
+        return getattr(self, "y_val", None) is not None
 
     @property
     def device(self):
@@ -47,7 +60,7 @@ class ClassificationTask(Task):
         # Sent to another process (data parallelism) with its data on the
         # CPU: each process moves it to its own device.
         state = self.__dict__.copy()
-        for name in ("x_train", "y_train", "x_test", "y_test"):
+        for name in self._tensors():
             state[name] = state[name].cpu()
         return state
 
@@ -63,7 +76,7 @@ class ClassificationTask(Task):
         """Mean training loss of a batch, and the sums to accumulate."""
         x, y = batch
         logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
+        loss = F.cross_entropy(at_least_fp32(logits), y)
         correct = (logits.detach().argmax(1) == y).sum()
         return loss, {"loss": loss.detach() * len(y), "correct": correct,
                       "count": len(y)}
@@ -77,6 +90,8 @@ class ClassificationTask(Task):
         was_training = model.training
         model.eval()
         test = self._pass(model, self.eval_batches("test"))
+        val = self._pass(model, self.eval_batches("val")) if self.has_val \
+            else None
         if not running:
             train = self._pass(model, self.eval_batches("train"))
         else:
@@ -89,13 +104,18 @@ class ClassificationTask(Task):
                        test_acc=100 * test["acc"])
         if self.top5:
             metrics["test_top5"] = 100 * test["top5"]
+        if val is not None:
+            metrics.update(val_loss=val["loss"], val_acc=100 * val["acc"])
+            if self.top5:
+                metrics["val_top5"] = 100 * val["top5"]
         return metrics
 
     def eval_batches(self, split):
         """Unshuffled, unaugmented (inputs, labels) batches of ``split``
-        ("train" or "test"), on the device."""
-        x, y = ((self.x_train, self.y_train) if split == "train"
-                else (self.x_test, self.y_test))
+        ("train", "val" or "test"), on the device."""
+        x, y = {"train": (self.x_train, self.y_train),
+                "val": (self.x_val, self.y_val),
+                "test": (self.x_test, self.y_test)}[split]
         return batches(x, y, self.eval_batch_size, self.transform,
                        parallel.shard())
 
@@ -106,7 +126,7 @@ class ClassificationTask(Task):
         for xb, yb in batches:
             xb, yb = self.recipe.cast((xb, yb))
             with self.recipe.autocast(self.device):  # training precision
-                logits = model(xb).float()
+                logits = at_least_fp32(model(xb))
             k = min(5, logits.shape[1])
             top = logits.topk(k, dim=1).indices == yb[:, None]
             sums += torch.stack([
@@ -131,12 +151,15 @@ class LoaderClassificationTask(ClassificationTask):
             training images, evaluation transform) do not.
         to_input: callable(uint8 batch on the device) -> model input.
         num_workers: DataLoader worker processes.
+        val: held-out training images with the evaluation transform (None:
+            no validation split).
     """
 
     def __init__(self, train, test, train_eval, build_model, recipe,
                  n_classes, to_input, num_workers=0, eval_batch_size=256,
-                 top5=True):
+                 top5=True, val=None):
         self.train_set, self.test_set = train, test
+        self.val_set = val
         self.train_eval_set = train_eval
         self._build_model = build_model
         self.recipe = recipe
@@ -146,6 +169,10 @@ class LoaderClassificationTask(ClassificationTask):
         self.eval_batch_size = eval_batch_size
         self.top5 = top5
         self._device = torch.device("cpu")
+
+    @property
+    def has_val(self):
+        return getattr(self, "val_set", None) is not None
 
     def to(self, device):
         # The images stay on disk; batches are copied to ``device``.
@@ -162,7 +189,8 @@ class LoaderClassificationTask(ClassificationTask):
                              shard=shard)
 
     def eval_batches(self, split):
-        data = self.train_eval_set if split == "train" else self.test_set
+        data = {"train": self.train_eval_set, "val": self.val_set,
+                "test": self.test_set}[split]
         loader = DatasetLoader(data, self.eval_batch_size, 0, self.device,
                                self.to_input, self.num_workers,
                                shuffle=False, shard=parallel.shard())

@@ -12,6 +12,23 @@ from benchmark_utils.training import checks, parallel
 
 VAL_SEED = 1234        # fixed: every run is judged on the same tokens
 TRAIN_EVAL_SEED = 4321
+TEST_SEED = 5678
+
+
+def split_validation(val, test_fraction):
+    """(validation tokens, test tokens or None): the last ``test_fraction``
+    of the validation tokens become a test split, so that the windows of
+    the two never share a token. 0 keeps every token for validation (the
+    thesis's protocol)."""
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction={test_fraction!r}: the share of "
+                         "the validation tokens kept for the test split "
+                         "must be in [0, 1).")
+    if test_fraction == 0:
+        return val, None
+    tokens = read_tokens(val)
+    cut = len(tokens) - int(len(tokens) * test_fraction)
+    return tokens[:cut], tokens[cut:]
 
 
 def auto_precision(device):
@@ -36,14 +53,17 @@ class LanguageModelingTask(Task):
             behind each reported validation loss; nanoGPT's ``eval_iters``.
         vocab_size: the model's vocabulary; token ids at or above it are
             refused with the file's name.
+        test: tokens disjoint from ``val`` (``split_validation``), reported
+            as ``test_loss`` and ``test_perplexity`` on their own fixed
+            windows; None: no test split.
     """
     sample_unit = "tokens"     # what the objective's throughput counts
 
     def __init__(self, train, val, build_model, recipe, block_size,
-                 eval_batches=200, vocab_size=None):
+                 eval_batches=200, vocab_size=None, test=None):
         checks.positive_int("block_size", block_size)
         checks.positive_int("eval_batches", eval_batches)
-        self.train, self.val = train, val
+        self.train, self.val, self.test = train, val, test
         self.vocab_size = vocab_size
         self._build_model = build_model
         self.recipe = recipe
@@ -58,6 +78,9 @@ class LanguageModelingTask(Task):
         self.train_starts = random_starts(
             len(read_tokens(train)), block_size, shape,
             torch.Generator().manual_seed(TRAIN_EVAL_SEED))
+        self.test_starts = None if test is None else random_starts(
+            len(read_tokens(test)), block_size, shape,
+            torch.Generator().manual_seed(TEST_SEED))
 
     # -- what the training loop uses -------------------------------------
     def to(self, device):
@@ -101,10 +124,16 @@ class LanguageModelingTask(Task):
             train = float(running["loss"]) / running["count"]
         else:
             train = self._mean_loss(model, self.train, self.train_starts)
+        test = None if self.test_starts is None else self._mean_loss(
+            model, self.test, self.test_starts)
         model.train(was_training)
-        return dict(value=val, val_loss=val,
-                    val_perplexity=math.exp(min(val, 700.0)),
-                    train_loss=train)
+        metrics = dict(value=val, val_loss=val,
+                       val_perplexity=math.exp(min(val, 700.0)),
+                       train_loss=train)
+        if test is not None:
+            metrics.update(test_loss=test,
+                           test_perplexity=math.exp(min(test, 700.0)))
+        return metrics
 
     def _mean_loss(self, model, source, starts):
         tokens = read_tokens(source)

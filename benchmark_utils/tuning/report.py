@@ -1,0 +1,182 @@
+"""A study's report: per solver its search space, its trials, the chosen
+values and the confirmed results (95% Student-t intervals, Welch tests
+against the baseline, time to the target), as Markdown and as one offline
+HTML page with the confirmed curves."""
+import html
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from benchmark_utils.reporting.results import (
+    final_metrics, higher_is_better, mean_curve, per_seed_to_target,
+    significance, solver_base, t_interval, target_table)
+
+SHOWN = ("objective_val_loss", "objective_val_acc", "objective_test_loss",
+         "objective_test_acc")
+
+
+def study_target(study, confirm):
+    """The target of the selection metric: the study's number, or (the
+    AlgoPerf way) the median over seeds of the tuned baseline's best."""
+    column, target = study["select"], study["target"]
+    if target != "tuned_baseline_median":
+        return target
+    runs = confirm[confirm["solver_name"].map(solver_base)
+                   == study["baseline"]]
+    best = runs.groupby("idx_rep")[column].agg(
+        "max" if higher_is_better(column) else "min")
+    return float(best.median())
+
+
+def _cell(mean, low, high, n):
+    if not np.isfinite(mean):
+        return "-"
+    if n < 2 or not np.isfinite(low):
+        return f"{mean:.4g} (1 seed: no interval)"
+    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+
+
+def tables(result):
+    """(rows of the choice table, rows of the confirmed table, target
+    table or None), for both renderings."""
+    study, confirm = result["study"], result["confirm"]
+    by_base = {solver_base(n): n for n in confirm["solver_name"].unique()}
+    choice = []
+    fixed = result.get("fixed", {})
+    for solver, (params, score) in result["chosen"].items():
+        pinned = fixed.get(solver, {})
+        space = {k: v for k, v in study["spaces"][solver].items()
+                 if k not in pinned}
+        text = json.dumps(space) if space else "nothing left to search"
+        if pinned:
+            text += f"; reused from {study['baseline']}: {sorted(pinned)}"
+        choice.append([solver, text,
+                       str(len(result["names"][solver])),
+                       ", ".join(f"{k}={v}" for k, v in sorted(
+                           params.items())), f"{score:.4g}"])
+    columns = [c for c in SHOWN if c in confirm]
+    fm = final_metrics(confirm, columns, baseline=by_base[study["baseline"]])
+    confirmed = []
+    for name, row in fm.iterrows():
+        cells = [solver_base(name), str(int(row.n_seeds - row.n_diverged))]
+        for c in columns:
+            text = _cell(row[c], row[f"{c}:low"], row[f"{c}:high"],
+                         row.n_seeds - row.n_diverged)
+            if solver_base(name) != study["baseline"]:
+                text += f"; {significance(row[f'{c}:p'])}"
+            cells.append(text)
+        confirmed.append(cells)
+    target = study_target(study, confirm)
+    reach = None
+    if target is not None:
+        tt = target_table(confirm, study["select"], target)
+        reach = [[solver_base(n), f"{r.reached:.0%}",
+                  _cell(r.step, r["step:low"], r["step:high"],
+                        round(r.reached * r.n_seeds)),
+                  _cell(r.time, r["time:low"], r["time:high"],
+                        round(r.reached * r.n_seeds))]
+                 for n, r in tt.iterrows()]
+    return choice, ["solver", "seeds", *[c.removeprefix("objective_")
+                                         for c in columns]], confirmed, \
+        target, reach
+
+
+CHOICE_HEAD = ["solver", "search space", "trials", "chosen",
+               "validation score of the chosen trial"]
+REACH_HEAD = ["solver", "seeds reaching the target", "steps to target",
+              "time to target (s)"]
+
+
+def markdown(result):
+    study = result["study"]
+    choice, head, confirmed, target, reach = tables(result)
+
+    def table(header, rows):
+        return "\n".join(["| " + " | ".join(header) + " |",
+                          "|" + " --- |" * len(header)]
+                         + ["| " + " | ".join(r) + " |" for r in rows])
+    parts = [f"# Study {study['name']}: {study['dataset']}",
+             protocol_text(study),
+             "## Search spaces and chosen values", table(CHOICE_HEAD, choice),
+             f"## Confirmed with {study['confirm_seeds']} fresh seeds",
+             INTERVALS, table(head, confirmed)]
+    if reach is not None:
+        parts += [f"## Target {study['select'].removeprefix('objective_')}"
+                  f" = {target:.4g}", table(REACH_HEAD, reach)]
+    return "\n\n".join(parts) + "\n"
+
+
+INTERVALS = ("Mean over seeds [95% Student-t interval, scipy.stats.t]; p: "
+             "two-sided Welch t-test (scipy.stats.ttest_ind, equal_var="
+             "False) against the baseline, significant below 0.05.")
+
+
+def protocol_text(study):
+    if study["protocol"] == "thesis":
+        how = (f"Thesis protocol (Table 4.1): {study['baseline']} is tuned "
+               f"with {study['trials']} trials; the other solvers reuse its "
+               "lr and weight decay (through their scale rules) and search "
+               "only their own parameters.")
+    else:
+        how = (f"Tuned protocol: every solver gets {study['trials']} "
+               "scrambled-Halton trials of its own search space (same "
+               f"sequence seed {study['seed']}).")
+    return (how + f" Trials run {study['trial_seeds']} seed(s); selection on "
+            f"{study['select'].removeprefix('objective_')} at the last "
+            "evaluation (steps to the target when the study sets one), "
+            "never on the test split.")
+
+
+def html_page(result):
+    """One self-contained page (plotly.js inlined: renders offline)."""
+    study, confirm = result["study"], result["confirm"]
+    choice, head, confirmed, target, reach = tables(result)
+
+    def table(header, rows):
+        th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>"
+                                       for c in r) + "</tr>" for r in rows)
+        return f"<table><tr>{th}</tr>{trs}</table>"
+    figures = []
+    for column in ("objective_val_loss", "objective_test_acc"):
+        if column not in confirm:
+            continue
+        fig = go.Figure()
+        colors = qualitative.Dark24
+        for i, name in enumerate(confirm["solver_name"].unique()):
+            runs = confirm[confirm["solver_name"] == name]
+            c = mean_curve(runs, column, "objective_epoch")
+            label, color = solver_base(name), colors[i % len(colors)]
+            fig.add_scatter(x=c["x"], y=c["mean"], name=label,
+                            legendgroup=label, mode="lines",
+                            line=dict(color=color))
+            if c["low"].notna().any():
+                fig.add_scatter(x=list(c["x"]) + list(c["x"])[::-1],
+                                y=list(c["low"]) + list(c["high"])[::-1],
+                                fill="toself", fillcolor=color, opacity=0.15,
+                                showlegend=False, legendgroup=label,
+                                line=dict(width=0), name=label,
+                                hoverinfo="skip")
+        fig.update_layout(title=f"{column.removeprefix('objective_')}, "
+                          "mean over confirmation seeds (band: std)",
+                          xaxis_title="epoch", height=450)
+        figures.append(fig.to_html(full_html=False,
+                                   include_plotlyjs=not figures))
+    body = [f"<h1>Study {html.escape(study['name'])}: "
+            f"{html.escape(study['dataset'])}</h1>",
+            f"<p>{html.escape(protocol_text(study))}</p>",
+            "<h2>Search spaces and chosen values</h2>",
+            table(CHOICE_HEAD, choice),
+            f"<h2>Confirmed with {study['confirm_seeds']} fresh seeds</h2>",
+            f"<p>{html.escape(INTERVALS)}</p>", table(head, confirmed)]
+    if reach is not None:
+        body += [f"<h2>Target {study['select'].removeprefix('objective_')}"
+                 f" = {target:.4g}</h2>", table(REACH_HEAD, reach)]
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:"
+             "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:"
+             "4px 8px;font-size:13px}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Study "
+            f"{html.escape(study['name'])}</title><style>{style}</style>"
+            f"</head><body>{''.join(body)}{''.join(figures)}</body></html>")
