@@ -17,7 +17,10 @@ def dataset(root, name, data_path=None, monkeypatch=None, **params):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if data_path is not None:
-        monkeypatch.setattr(module, "get_data_path", lambda key: data_path)
+        import benchmark_utils.data.source as source
+        for where in (module, source):   # LocalDataset.data_root too
+            monkeypatch.setattr(where, "get_data_path",
+                                lambda key: data_path, raising=False)
     ds = module.Dataset.__new__(module.Dataset)
     for k, v in {**{k: v[0] for k, v in module.Dataset.parameters.items()},
                  **params}.items():
