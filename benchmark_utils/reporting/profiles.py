@@ -30,11 +30,11 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from benchmark_utils.reporting import provenance
 from benchmark_utils.reporting.results import (higher_is_better,
-                                               short_names, solver_base)
+                                               per_seed_to_target,
+                                               short_names, solver_base,
+                                               t_interval, welch_test)
 
 TAU_MAX = 4.0
 TARGET_COLUMNS = ("objective_val_loss", "objective_value")
@@ -78,36 +78,13 @@ def median_low(values):
 
 def seed_times(runs, column, target, x):
     """Per seed: the first ``x`` (time or step) at which it reaches
-    ``target`` (inf if never)."""
-    maximize = higher_is_better(column)
-    out = {}
-    for rep, seed in runs.sort_values("stop_val").groupby("idx_rep"):
-        values = seed[column].to_numpy(dtype=float)
-        good = values >= target if maximize else values <= target
-        good &= np.isfinite(values)
-        out[rep] = (float(seed[x].to_numpy(dtype=float)[good.argmax()])
-                    if good.any() else math.inf)
-    return pd.Series(out, dtype=float)
+    ``target``, inf if never (results.per_seed_to_target's NaN)."""
+    return per_seed_to_target(runs, column, target, x).fillna(math.inf)
 
 
-def interval(values, confidence=0.95):
-    """Student-t interval of the mean of the finite values (NaNs when
-    fewer than two)."""
-    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
-    if len(v) < 2:
-        return math.nan, math.nan
-    low, high = stats.t.interval(confidence, len(v) - 1, loc=v.mean(),
-                                 scale=stats.sem(v))
-    return float(low), float(high)
-
-
-def welch_p(a, b):
-    """Two-sided Welch t-test p-value between two sets of finite values."""
-    a = [x for x in a if np.isfinite(x)]
-    b = [x for x in b if np.isfinite(x)]
-    if len(a) < 2 or len(b) < 2:
-        return math.nan
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+def interval(values):
+    """The 95% Student-t interval of the finite values."""
+    return tuple(t_interval(values)[1:3])
 
 
 def leaderboard(df, baseline="adamw"):
@@ -131,7 +108,7 @@ def leaderboard(df, baseline="adamw"):
             reached=float(np.isfinite(secs).mean()), n_seeds=len(secs))
     for solver, row in rows.items():
         row["p_time"] = (math.nan if solver == base
-                         else welch_p(times[solver], times[base]))
+                         else welch_test(times[solver], times[base]))
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.attrs.update(target=target, column=column, baseline=base)
     return table
