@@ -9,6 +9,7 @@ device's name and count, the data-parallel world size, the precision and
 the command line. The result pages and the site show them; the performance
 profiles refuse to mix what they should not.
 """
+import os
 import platform
 import shlex
 import subprocess
@@ -20,6 +21,10 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+# The user's command, as benchopt's main process saw it: its joblib or
+# SLURM workers inherit it instead of recording their own command lines.
+os.environ.setdefault("INNAPROP_COMMAND_LINE",
+                      " ".join(shlex.quote(a) for a in sys.argv))
 PACKAGES = ("torch", "torchvision", "triton", "benchopt", "innaprop",
             "schedulefree", "pytorch-optimizer", "transformers", "peft")
 PREFIX = "provenance_"
@@ -54,7 +59,7 @@ def static():
                 python=platform.python_version(),
                 cuda=str(torch.version.cuda),
                 cudnn=str(torch.backends.cudnn.version()),
-                command=" ".join(shlex.quote(a) for a in sys.argv))
+                command=os.environ["INNAPROP_COMMAND_LINE"])
     info.update({f"version_{p.replace('-', '_')}": _version(p)
                  for p in PACKAGES})
     return info

@@ -1,6 +1,6 @@
 """A static results site from one or more results files, offline.
 
-    python -m benchmark_utils.site outputs/run1.parquet outputs/run2.parquet \\
+    python -m benchmark_utils.reporting.site outputs/run1.parquet outputs/run2.parquet \\
         --output site
 
 writes ``site/``, a folder to serve as static files (GitHub Pages, any web
@@ -267,7 +267,7 @@ interactive and works offline; the raw results are downloadable.</p>
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark_utils.site",
+        prog="python -m benchmark_utils.reporting.site",
         description="Turn results files of `benchopt run` into a static "
         "site (index of runs, interactive pages, raw results) that works "
         "offline.")
