@@ -20,11 +20,15 @@ their state dicts load.
 
 Three implementations compute the same values, chosen as in torch.optim:
 the per-tensor reference (``foreach=False``, Algorithm 3 line by line), the
-multi-tensor foreach path (the default), and a fused Triton kernel for CUDA
-tensors (``fused=True``, see _triton_innaprop.py) that reads and writes each
-element once. The two fast paths use two rewrites, exact in real arithmetic
-(so they agree with the reference to rounding), that save passes over
-memory: the decay is folded into the coefficients of theta, and
+multi-tensor foreach path, and a fused step that reads and writes each
+element once (``fused=True``): a Triton kernel on CUDA
+(_triton_innaprop.py), a C++ kernel on the CPU (_cpu_innaprop.py). By
+default CUDA tensors take the foreach path, as in torch's AdamW, and CPU
+groups of at least 2**20 elements the fused step, where it builds (smaller
+ones take the foreach path: their step is short, and a first build would
+not pay for itself). The fast paths use two rewrites, exact in
+real arithmetic (so they agree with the reference to rounding), that save
+passes over memory: the decay is folded into the coefficients of theta, and
 
     g / (sqrt(v / b) + eps) = sqrt(b) g / (sqrt(v) + sqrt(b) eps),
 
@@ -74,10 +78,15 @@ class INNAprop(GroupOptimizer):
         eps: added to the denominator after the square root (default 1e-8).
         weight_decay: decoupled weight decay lambda (default 0.01).
         foreach: use the multi-tensor implementation. ``None`` picks it
-            whenever every parameter is a dense tensor (the default path);
-            ``False`` runs the per-tensor reference.
-        fused: use the fused Triton kernel (CUDA tensors only; the first
-            step compiles it, a few seconds). Default ``None``: not fused.
+            (or the fused step, see ``fused``) whenever every parameter is
+            a dense tensor; ``False`` runs the per-tensor reference.
+        fused: use the fused step: a Triton kernel on CUDA tensors (the
+            first step compiles it, a few seconds), a C++ kernel on float32
+            and float64 CPU tensors (built at its first use on a machine,
+            about 15 s on 2 cores, then cached). Default ``None``: fused for
+            CPU groups of at least 2**20 elements, foreach otherwise;
+            ``False``: never. Where the CPU kernel cannot be built (no C++
+            compiler or ninja), a warning says so and the foreach path runs.
         maximize: maximize the objective instead of minimizing it (the
             gradient\'s sign flipped), as in torch.optim.
     """
@@ -134,20 +143,20 @@ class INNAprop(GroupOptimizer):
 
 
 def check_fused_supported(tensor):
-    """fused=True runs a Triton kernel on CUDA tensors (on CPU tensors only
-    under TRITON_INTERPRET=1, Triton's interpreter, for tests)."""
+    """fused=True runs a Triton kernel on CUDA tensors and compiled C++ on
+    CPU tensors (Triton's interpreter there under TRITON_INTERPRET=1, for
+    tests)."""
     if not tensor.is_floating_point():
         raise ValueError(f"INNAprop(fused=True) needs floating-point "
                          f"parameters, got {tensor.dtype}.")
-    if tensor.device.type == "cuda":
-        return
-    if tensor.device.type == "cpu" and os.environ.get(
-            "TRITON_INTERPRET", "0") not in ("", "0"):
-        return
-    raise ValueError(
-        "INNAprop(fused=True) runs a Triton kernel on CUDA tensors; got a "
-        f"parameter on {tensor.device}. Leave fused unset on the CPU: the "
-        "default foreach path is the fast one there.")
+    if tensor.device.type not in ("cuda", "cpu"):
+        raise ValueError(
+            "INNAprop(fused=True) runs on CUDA and CPU tensors; got a "
+            f"parameter on {tensor.device}. Leave fused unset there.")
+
+
+def _interpreting():
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
 def innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha, beta,
@@ -159,16 +168,48 @@ def innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha, beta,
     if fused and foreach:
         raise ValueError("INNAprop: fused=True and foreach=True cannot be "
                          "set together; choose one.")
-    if foreach is None and not fused:
-        foreach = default_to_foreach(params)
+    hyper = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
+                 weight_decay=weight_decay)
+    lists = [params, grads, steps, exp_avg_sqs, psis]
+    # Neither chosen: the fused step for a large group on the CPU.
+    if (fused is None and foreach is None and params[0].is_cpu
+            and sum(p.numel() for p in params) >= _cpu_kernel().MIN_NUMEL):
+        fused = True
+    if fused and not _interpreting():
+        lists = _cpu_fused(lists, hyper)
+        if not lists[0]:
+            return
     if fused:
-        fn = _fused_innaprop
-    elif foreach:
-        fn = _multi_tensor_innaprop
+        _fused_innaprop(*lists, **hyper)
+        return
+    if foreach is None:
+        foreach = default_to_foreach(params)
+    if foreach:
+        _multi_tensor_innaprop(*lists, **hyper)
     else:
-        fn = _single_tensor_innaprop
-    fn(params, grads, steps, exp_avg_sqs, psis, lr=lr, alpha=alpha,
-       beta=beta, sigma=sigma, eps=eps, weight_decay=weight_decay)
+        _single_tensor_innaprop(*lists, **hyper)
+
+
+def _cpu_kernel():
+    from innaprop import _cpu_innaprop
+    return _cpu_innaprop
+
+
+def _cpu_fused(lists, hyper):
+    """The fused CPU step on every tensor it takes; returns the lists of the
+    others (CUDA or low-precision tensors, or all where the kernel cannot be
+    built)."""
+    if not any(p.is_cpu for p in lists[0]):
+        return lists
+    psi_keep, psi_take, c_theta, c_psi = _coefficients(
+        hyper["lr"], hyper["alpha"], hyper["beta"], hyper["weight_decay"])
+    rest = _cpu_kernel().innaprop_step(
+        *lists[0:2], lists[3], lists[4], lists[2], sigma=hyper["sigma"],
+        eps=hyper["eps"], psi_keep=psi_keep, psi_take=psi_take,
+        c_theta=c_theta, c_psi=c_psi, c_grad=hyper["lr"] * hyper["beta"])
+    if rest is None:
+        return lists
+    return [[lst[i] for i in rest] for lst in lists]
 
 
 def _coefficients(lr, alpha, beta, weight_decay):
@@ -209,6 +250,8 @@ def _multi_tensor_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr,
     CPU, over cache-sized slices of
     it (each op is a pass over memory; on a slice that fits in cache, the
     nine passes cost about one)."""
+    hyper = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
+                 weight_decay=weight_decay)
     grouped = Optimizer._group_tensors_by_device_and_dtype(
         [params, grads, steps, exp_avg_sqs, psis])
     for (d_params, d_grads, d_steps, d_v, d_psi), _ in grouped.values():
@@ -219,8 +262,7 @@ def _multi_tensor_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr,
         slices = (_cpu_slices(tensors, sqrt_bc, chunk)
                   if d_params[0].is_cpu else [(tensors, sqrt_bc)])
         for lists, s_bc in slices:
-            _foreach_update(*lists, s_bc, lr=lr, alpha=alpha, beta=beta,
-                            sigma=sigma, eps=eps, weight_decay=weight_decay)
+            _foreach_update(*lists, s_bc, **hyper)
 
 
 def _increment(steps):
@@ -276,16 +318,25 @@ def _cpu_slices(tensor_lists, scalars, size):
 
 def _fused_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha,
                     beta, sigma, eps, weight_decay):
-    """One Triton kernel launch per (device, dtype, step) bucket; tensors
-    the kernel cannot take as flat arrays go through the foreach ops."""
-    from innaprop import _triton_innaprop as kernel
-
+    """One Triton kernel launch per (device, dtype, step) bucket of CUDA
+    tensors (of CPU tensors in Triton's interpreter); tensors the kernel
+    cannot take as flat arrays, and the CPU tensors that the CPU kernel
+    left, go through the foreach ops."""
+    hyper = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
+                 weight_decay=weight_decay)
     psi_keep, psi_take, c_theta, c_psi = _coefficients(lr, alpha, beta,
                                                        weight_decay)
     grouped = Optimizer._group_tensors_by_device_and_dtype(
         [params, grads, steps, exp_avg_sqs, psis])
     for (d_params, d_grads, d_steps, d_v, d_psi), _ in grouped.values():
         check_fused_supported(d_params[0])
+        if d_params[0].is_cpu and not _interpreting():
+            # What the CPU kernel left: low-precision tensors, or all
+            # where it could not be built.
+            _multi_tensor_innaprop(d_params, d_grads, d_steps, d_v, d_psi,
+                                   **hyper)
+            continue
+        from innaprop import _triton_innaprop as kernel
         _increment(d_steps)
         # Tensors added to the group later have their own step count.
         counts = torch.stack(d_steps)
@@ -307,6 +358,4 @@ def _fused_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha,
                 c_grad=lr * beta * sqrt_bc)
             if rest:
                 _foreach_update(*[[lst[i] for i in rest] for lst in lists],
-                                [sqrt_bc] * len(rest), lr=lr, alpha=alpha,
-                                beta=beta, sigma=sigma, eps=eps,
-                                weight_decay=weight_decay)
+                                [sqrt_bc] * len(rest), **hyper)

@@ -6,8 +6,10 @@ class Solver(TrainingSolver):
     """INNAprop (thesis Algorithm 3). (alpha, beta) = (0.1, 0.9) is the
     thesis's fast setting; select its other one with
     -s "innaprop[alpha=2.0,beta=2.0]". lr and weight decay from the recipe.
-    fused=True runs the fused Triton kernel (CUDA only; compiled during the
-    untimed warm-up); the default is the foreach path, as torch's AdamW."""
+    fused=True runs the fused step (a Triton kernel on CUDA, compiled during
+    the untimed warm-up); the default is the foreach path on CUDA, as
+    torch's AdamW, and the fused C++ step on the CPU for models of 2**20
+    parameters or more (built or loaded during the warm-up)."""
 
     name = "innaprop"
     parameters = {"alpha": [0.1], "beta": [0.9], "sigma": [0.999],
