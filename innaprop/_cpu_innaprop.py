@@ -42,7 +42,7 @@ SOURCE = os.path.join(os.path.dirname(__file__), "csrc", "innaprop_cpu.cpp")
 # as torch's own kernels do.
 CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off"]
 
-__all__ = ["MIN_NUMEL", "available", "load", "innaprop_step"]
+__all__ = ["MIN_NUMEL", "load", "innaprop_step"]
 
 _op = None
 _unavailable = None      # why the build failed, once it has
@@ -62,11 +62,6 @@ def _processor_tag():
     except OSError:
         pass
     return hashlib.sha256(flags.encode()).hexdigest()[:10]
-
-
-def available():
-    """False once the build has failed in this process."""
-    return _unavailable is None
 
 
 def load():

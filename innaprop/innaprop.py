@@ -44,6 +44,7 @@ import os
 import torch
 from torch.optim import Optimizer
 
+from innaprop import _cpu_innaprop
 from innaprop._base import (GroupOptimizer, check_averaging,
                             check_nonnegative, check_positive,
                             default_to_foreach, zeros)
@@ -143,7 +144,7 @@ class INNAprop(GroupOptimizer):
 
 
 def check_fused_supported(tensor):
-    """fused=True runs a Triton kernel on CUDA tensors and compiled C++ on
+    """fused=True runs a Triton kernel on CUDA tensors and a C++ kernel on
     CPU tensors (Triton's interpreter there under TRITON_INTERPRET=1, for
     tests)."""
     if not tensor.is_floating_point():
@@ -173,7 +174,7 @@ def innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha, beta,
     lists = [params, grads, steps, exp_avg_sqs, psis]
     # Neither chosen: the fused step for a large group on the CPU.
     if (fused is None and foreach is None and params[0].is_cpu
-            and sum(p.numel() for p in params) >= _cpu_kernel().MIN_NUMEL):
+            and sum(p.numel() for p in params) >= _cpu_innaprop.MIN_NUMEL):
         fused = True
     if fused and not _interpreting():
         lists = _cpu_fused(lists, hyper)
@@ -190,21 +191,17 @@ def innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha, beta,
         _single_tensor_innaprop(*lists, **hyper)
 
 
-def _cpu_kernel():
-    from innaprop import _cpu_innaprop
-    return _cpu_innaprop
-
-
 def _cpu_fused(lists, hyper):
     """The fused CPU step on every tensor it takes; returns the lists of the
     others (CUDA or low-precision tensors, or all where the kernel cannot be
     built)."""
-    if not any(p.is_cpu for p in lists[0]):
+    params, grads, steps, exp_avg_sqs, psis = lists
+    if not any(p.is_cpu for p in params):
         return lists
     psi_keep, psi_take, c_theta, c_psi = _coefficients(
         hyper["lr"], hyper["alpha"], hyper["beta"], hyper["weight_decay"])
-    rest = _cpu_kernel().innaprop_step(
-        *lists[0:2], lists[3], lists[4], lists[2], sigma=hyper["sigma"],
+    rest = _cpu_innaprop.innaprop_step(
+        params, grads, exp_avg_sqs, psis, steps, sigma=hyper["sigma"],
         eps=hyper["eps"], psi_keep=psi_keep, psi_take=psi_take,
         c_theta=c_theta, c_psi=c_psi, c_grad=hyper["lr"] * hyper["beta"])
     if rest is None:
