@@ -18,12 +18,13 @@ first): the generated loops ran at the same speed, but called from the
 optimizer on a group's 250-odd tensors, the compiled function pays dynamo's
 guard evaluation and runtime wrappers at every step (0.3 ms and more on
 ResNet-18's shapes on 2 cores, a few percent of the step), and its first
-compilation took 30 to 45 s against 15 s here. Either way the step is
-memory-bound (one thread ran as fast as two) and moves as many bytes as
-torch's ``AdamW(fused=True)``. Measured on ResNet-18's shapes on 2 cores,
-as medians of per-step ratios to it: 0.98 to 1.10x with little else in
-memory, 1.1 to 1.5x in benchmarks/optimizer_step.py's full run (24
-optimizers' states in memory), against 2.7x for the foreach path.
+compilation took 30 to 45 s against 15 s here. The step is memory-bound and
+moves as many bytes as torch's ``AdamW(fused=True)``; it is built with
+OpenMP, without which torch's parallel loop runs on one thread (the first
+build did: 1.1 to 1.5x AdamW fused). Measured on ResNet-18's shapes on 2
+cores, as medians of per-step ratios to ``AdamW(fused=True)`` in the same
+run: 0.85 to 0.87x alone, 0.89 to 0.94x in benchmarks/optimizer_step.py's
+full run, against 3.5x for the foreach path.
 """
 import hashlib
 import os
@@ -41,8 +42,12 @@ SOURCE = os.path.join(os.path.dirname(__file__), "csrc", "innaprop_cpu.cpp")
 # the processor, below); no FMA contraction, so that each operation rounds
 # as torch's own kernels do.
 CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off"]
+# at::parallel_for is an OpenMP header template in torch's builds: without
+# -fopenmp the kernel runs on one thread. The runtime is torch's own
+# libgomp, already loaded with libtorch_cpu; the library links no other.
+OPENMP = ["-fopenmp"]
 
-__all__ = ["MIN_NUMEL", "load", "innaprop_step"]
+__all__ = ["MIN_NUMEL", "load", "innaprop_step", "threads"]
 
 _op = None
 _unavailable = None      # why the build failed, once it has
@@ -64,25 +69,50 @@ def _processor_tag():
     return hashlib.sha256(flags.encode()).hexdigest()[:10]
 
 
+def _build(suffix, extra_cflags):
+    from torch.utils import cpp_extension
+    cpp_extension.load(name=f"innaprop_cpu_{_processor_tag()}{suffix}",
+                       sources=[SOURCE], extra_cflags=CFLAGS + extra_cflags,
+                       is_python_module=False, verbose=False)
+    return torch.ops.innaprop_cpu.step
+
+
+def _first_line(err):
+    return f"{type(err).__name__}: {str(err).strip()}".splitlines()[0][:200]
+
+
 def load():
     """The kernel's op (building it at the first call), or None with a
-    one-line warning where it cannot be built."""
+    one-line warning where it cannot be built. Where the compiler has no
+    OpenMP (macOS's clang without libomp), it is built serial, with a
+    one-line notice."""
     global _op, _unavailable
     if _op is not None or _unavailable is not None:
         return _op
     try:
-        from torch.utils import cpp_extension
-        cpp_extension.load(name=f"innaprop_cpu_{_processor_tag()}",
-                           sources=[SOURCE], extra_cflags=CFLAGS,
-                           is_python_module=False, verbose=False)
-        _op = torch.ops.innaprop_cpu.step
+        _op = _build("", OPENMP)
+        return _op
+    except Exception as err:  # noqa: BLE001 (any reason: try it serial)
+        parallel_error = err
+    try:
+        _op = _build("_serial", [])
+        warnings.warn(f"INNAprop: the fused CPU step was built without "
+                      f"OpenMP ({_first_line(parallel_error)}); it runs on "
+                      f"one thread.", RuntimeWarning, stacklevel=2)
     except Exception as err:  # noqa: BLE001 (any reason means: no kernel)
         _unavailable = f"{type(err).__name__}: {str(err).strip()}"
-        line = _unavailable.splitlines()[0][:200]
         warnings.warn(f"INNAprop: the fused CPU step could not be built "
-                      f"({line}); using the foreach path.", RuntimeWarning,
-                      stacklevel=2)
+                      f"({_first_line(err)}); using the foreach path.",
+                      RuntimeWarning, stacklevel=2)
     return _op
+
+
+def threads(n=1 << 24):
+    """How many threads the kernel's loop runs on over ``n`` elements (its
+    build's share of torch's thread pool); None where it is unavailable."""
+    if load() is None:
+        return None
+    return torch.ops.innaprop_cpu.threads(n)
 
 
 def innaprop_step(params, grads, exp_avg_sqs, psis, steps, *, sigma, eps,

@@ -187,3 +187,65 @@ def test_a_failed_build_falls_back_with_one_warning(tmp_path):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "FELL BACK: INNAprop: the fused CPU step could not be built" \
         in res.stdout
+
+
+def test_the_kernel_runs_on_every_thread_of_torch(kernel):
+    """The kernel's parallel loop is an OpenMP template of torch's headers:
+    built without OpenMP it runs on one thread (which the first build did,
+    at half the speed). Large tensors must take every thread torch has."""
+    n_threads = torch.get_num_threads()
+    if n_threads < 2:
+        pytest.skip("torch runs on one thread here")
+    assert _cpu_innaprop.threads(1 << 24) == n_threads
+    # Below the grain, one thread: waking the others would cost more.
+    assert _cpu_innaprop.threads(1000) == 1
+
+
+def test_a_compiler_without_openmp_builds_a_serial_kernel(tmp_path):
+    """A compiler that refuses -fopenmp: the kernel is built without it,
+    one warning says it runs on one thread, and its steps still equal the
+    per-tensor reference (a fresh process and extension directory)."""
+    compiler = tmp_path / "c++-without-openmp"
+    compiler.write_text(textwrap.dedent("""\
+        #!/bin/sh
+        for arg in "$@"; do
+          if [ "$arg" = "-fopenmp" ]; then
+            echo "unsupported option '-fopenmp'" >&2; exit 1
+          fi
+        done
+        exec c++ "$@"
+    """))
+    compiler.chmod(0o755)
+    script = textwrap.dedent("""
+        import warnings
+        import torch
+        from innaprop import INNAprop, _cpu_innaprop
+        def make():
+            gen = torch.Generator().manual_seed(0)
+            p = torch.nn.Parameter(torch.randn(70000, dtype=torch.float64,
+                                               generator=gen))
+            p.grad = torch.randn(70000, dtype=torch.float64, generator=gen)
+            return p
+        a, b = make(), make()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fused = INNAprop([a], lr=0.01, weight_decay=0.1, fused=True)
+            for _ in range(3):
+                fused.step()
+        ref = INNAprop([b], lr=0.01, weight_decay=0.1, foreach=False)
+        for _ in range(3):
+            ref.step()
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+        notes = [str(w.message) for w in caught
+                 if "fused CPU step" in str(w.message)]
+        assert len(notes) == 1 and "one thread" in notes[0], notes
+        assert _cpu_innaprop.threads() == 1
+        print("SERIAL:", notes[0])
+    """)
+    env = dict(os.environ, CXX=str(compiler),
+               TORCH_EXTENSIONS_DIR=str(tmp_path / "extensions"))
+    res = subprocess.run([sys.executable, "-c", script], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "SERIAL: INNAprop: the fused CPU step was built without OpenMP" \
+        in res.stdout

@@ -23,6 +23,10 @@ namespace {
 // at::internal::GRAIN_SIZE): waking the others would cost more.
 constexpr int64_t kGrain = 32768;
 
+// at::parallel_for is a header template over OpenMP in torch's builds:
+// compiled without -fopenmp it silently runs on one thread, which halved
+// this step's speed (_cpu_innaprop.py builds with it where it can).
+
 template <typename T>
 void update(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ v,
             T* __restrict__ psi, int64_t n, T sigma, T one_minus_sigma,
@@ -106,12 +110,25 @@ std::vector<int64_t> step(at::TensorList params, at::TensorList grads,
   return rest;
 }
 
+// How many threads the step's parallel loop runs on for n elements: what
+// this build of the kernel gets from torch's thread pool (tests, benchmark).
+int64_t threads(int64_t n) {
+  std::vector<char> used(at::get_num_threads(), 0);
+  at::parallel_for(0, n, kGrain, [&](int64_t, int64_t) {
+    used[at::get_thread_num()] = 1;
+  });
+  int64_t count = 0;
+  for (char u : used) count += u;
+  return count;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(innaprop_cpu, m) {
   m.def("step(Tensor(a!)[] params, Tensor[] grads, "
         "Tensor(b!)[] exp_avg_sqs, Tensor(c!)[] psis, Tensor(d!)[] steps, "
         "float[] coefs) -> int[]");
+  m.def("threads(int n) -> int", &threads);
 }
 
 TORCH_LIBRARY_IMPL(innaprop_cpu, CompositeExplicitAutograd, m) {
