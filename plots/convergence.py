@@ -1,7 +1,8 @@
 from benchmark_utils.reporting.plot import ResultPlot, select
 from benchmark_utils.reporting.results import (band_curve, bands,
                                                curve_columns, metric_label,
-                                               n_diverged, seed_table,
+                                               n_diverged, packing_warning,
+                                               seed_table,
                                                solvers_in_order, x_axes,
                                                x_column, x_values)
 
@@ -77,6 +78,8 @@ class Plot(ResultPlot):
                  else f"{seeds.min()}-{seeds.max()}")
             spread = "standard deviation" if band == "std" else "min to max"
             how = f"Mean over {n} seeds, band: {spread}"
+        if X_axis == "time" and packing_warning(df):
+            how += "\n" + packing_warning(df)
         return {
             "title": f"{objective}\nData: {dataset}\n{how}",
             "xlabel": "time (s)" if X_axis == "time" else X_axis,

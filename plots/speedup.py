@@ -3,7 +3,8 @@ import numpy as np
 from benchmark_utils.reporting.plot import (ResultPlot, fmt, select,
                                             with_interval)
 from benchmark_utils.reporting.results import (baselines, metric_columns,
-                                               metric_label, short_names,
+                                               metric_label,
+                                               packing_warning, short_names,
                                                significance, solver_curves,
                                                speedup_interval,
                                                speedup_table)
@@ -114,6 +115,9 @@ class Plot(ResultPlot):
                 "against the baseline, significant below 0.05.")
         else:
             title += reason
+        if packing_warning(part := select(df, dataset, objective)):
+            title += ("\n" + packing_warning(part) + " The time columns "
+                      "compare distorted times.")
         return {
             "title": title,
             "columns": ["solver", f"best {metric} (mean [95% CI])", "seeds",

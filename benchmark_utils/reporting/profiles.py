@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from benchmark_utils.reporting import provenance
+from benchmark_utils.reporting import provenance, results
 from benchmark_utils.reporting.results import (higher_is_better,
                                                per_seed_to_target,
                                                short_names, solver_base,
@@ -178,6 +178,14 @@ def workloads(frames):
                         "profile compares times measured on different "
                         "machines. The step-based one does not depend on "
                         "the hardware.")
+    packed = [key for key, df in kept.items()
+              if results.device_runs(df) > 1]
+    if packed:
+        warnings.append("Runs were packed on a device (several at once) in "
+                        + ", ".join(sorted(packed)) + ": their "
+                        "wall-clock times distort each other, so the "
+                        "time-based profile is distorted there. The "
+                        "step-based one is exact.")
     return kept, left_out, warnings
 
 

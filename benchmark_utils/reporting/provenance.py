@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from benchmark_utils.reporting import results
+
 ROOT = Path(__file__).resolve().parents[2]
 # The user's command, as benchopt's main process saw it: its joblib or
 # SLURM workers inherit it instead of recording their own command lines.
@@ -81,11 +83,17 @@ def collect(device, world_size, recipe):
 
 def columns(df):
     """The provenance columns of a results frame, without their prefix:
-    {name: sorted distinct values}."""
+    {name: sorted distinct values}, and ``device_shared``: whether runs
+    were packed on a device (from the ``device_runs`` counts)."""
     out = {}
     for col in df.columns:
         key = col.removeprefix("objective_")
         if key.startswith(PREFIX):
             out[key.removeprefix(PREFIX)] = sorted(
                 df[col].dropna().astype(str).unique())
+    if "objective_device_runs" in df:
+        n = results.device_runs(df)
+        out["device_shared"] = [
+            f"yes: up to {n} runs on one device at once (wall-clock times "
+            "distorted)" if n > 1 else "no: each run had its device alone"]
     return out

@@ -26,7 +26,29 @@ X_AXES = {"epoch": "objective_epoch", "step": "objective_step",
 # Objective columns that are bookkeeping, not metrics.
 NOT_METRICS = {"objective_name", "objective_lr", "objective_diverged",
                "objective_budget_done", "objective_samples",
+               "objective_device_runs",
                *X_AXES.values()}
+
+
+def device_runs(df):
+    """The most runs that shared a device during one evaluation stage of
+    these results (training/sharing.py); 1 where none did, or for results
+    from before the count was recorded."""
+    if "objective_device_runs" not in df:
+        return 1
+    most = df["objective_device_runs"].max()
+    return int(most) if pd.notna(most) else 1
+
+
+def packing_warning(df):
+    """What every time comparison of packed results must say; empty where
+    no run shared its device."""
+    n = device_runs(df)
+    if n <= 1:
+        return ""
+    return (f"Packed runs: up to {n} runs shared a device at once, so their "
+            "wall-clock times distort each other and are not comparable "
+            "with runs alone on a device. Steps and epochs are exact.")
 
 
 def x_axes(df):

@@ -48,7 +48,8 @@ def _unique(df, column):
 
 # The provenance fields the index shows (the run's page shows them all).
 PROVENANCE_SHOWN = ("commit", "dirty", "version_torch", "cuda", "device",
-                    "device_count", "world_size", "precision")
+                    "device_count", "world_size", "precision",
+                    "device_shared")
 
 
 def describe_run(df):

@@ -14,12 +14,14 @@ class Progress:
     train_time: float = 0.0     # seconds of training
     running: dict = field(default_factory=dict)  # the last stage's sums
     optimizer_metrics: dict = field(default_factory=dict)  # Sophia: win_rate
+    device_runs: int = 1        # runs on this device during the last stage
 
     def columns(self, unit="samples"):
         """The results' columns, ``unit`` naming the throughput's."""
         return dict(step=self.step, epoch=self.epoch, lr=self.lr,
                     diverged=int(self.diverged),
-                    budget_done=self.budget_done, **{
+                    budget_done=self.budget_done,
+                    device_runs=self.device_runs, **{
                         unit: self.seen,
                         f"{unit}_per_second": (self.seen / self.train_time
                                                if self.train_time else 0.0)},

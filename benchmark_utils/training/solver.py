@@ -23,7 +23,7 @@ import time
 
 from benchopt import BaseSolver
 
-from benchmark_utils.training import checks, parallel, workers
+from benchmark_utils.training import checks, parallel, sharing, workers
 from benchmark_utils.training.resume import RunCheckpoints, restart_clock
 from benchmark_utils.training.trainer import Trainer, param_groups
 
@@ -135,6 +135,16 @@ class TrainingSolver(BaseSolver):
             self._new_trainer()
 
     def run(self, callback):
+        # Other runs on this device meanwhile distort the wall-clock times
+        # (sharing.py); each evaluation records how many there were.
+        self.share = sharing.DeviceShare(self.task.device)
+        self.share.start()
+        try:
+            self._run(callback)
+        finally:
+            self.share.finish()
+
+    def _run(self, callback):
         trainer = self.trainer
         with RunCheckpoints.open(self, callback) as checkpoints:
             # A crashed or interrupted run restarts from its last evaluation
@@ -169,8 +179,10 @@ class TrainingSolver(BaseSolver):
     def get_result(self):
         # benchopt calls this, untimed, at every evaluation.
         self._evaluation_mode(True)
-        return dict(model=self.trainer.model,
-                    progress=self.trainer.progress())
+        progress = self.trainer.progress()
+        share = getattr(self, "share", None)
+        progress.device_runs = share.stage_runs() if share else 1
+        return dict(model=self.trainer.model, progress=progress)
 
     def get_next(self, stop_val):
         # Evaluate at every stage: once per eval_every epochs or steps.
