@@ -176,3 +176,25 @@ def test_a_run_sharing_its_device_says_so_where_time_is_compared(
         assert counts == {1}
         assert "Packed" not in texts["time"] + texts["speedup"]
         assert texts["provenance"]["device_shared"].startswith("no")
+
+
+def test_the_time_based_profile_warns_about_packed_workloads():
+    import pandas as pd
+    from benchmark_utils.reporting import profiles
+
+    def frame(workload, packed):
+        rows = [dict(solver_name=s, idx_rep=0, stop_val=k, time=float(k),
+                     objective_step=10 * k, objective_value=v,
+                     dataset_name=workload, objective_name="o",
+                     objective_device_runs=2 if packed else 1)
+                for s, values in (("adamw", [3, 2, 1]),
+                                  ("innaprop", [3, 1, 0.5]))
+                for k, v in enumerate(values)]
+        return pd.DataFrame(rows)
+    alone = profiles.workloads({"a": frame("A", False)})[2]
+    assert not any("packed" in w for w in alone)
+    mixed = profiles.workloads({"a": frame("A", False),
+                                "b": frame("B", True)})[2]
+    packed = [w for w in mixed if "packed" in w]
+    assert len(packed) == 1 and "B / o" in packed[0] and "A / o" not in \
+        packed[0]
