@@ -23,8 +23,24 @@ the best epoch of each counts. The script also times the augmentation
 against the pad-then-index form it replaced, and (``--loader``, on by
 default on CUDA) the ImageNet/Food101 JPEG loader on generated JPEGs, which
 bounds the image-folder workloads' epoch time.
+
+``--config`` (default ``configs/cifar10_resnet18.yml``; ``none`` skips)
+turns the measured epochs into the config's cost on this device: its runs
+(solver entries x ``n-repetitions`` per cifar10 dataset entry) x its epochs
+x (epoch + one evaluation), in hours, run one after the other ("serial")
+and ``--packed K`` at a time on the device (default 2 on CUDA, 0 = skip on
+the CPU). The packed figure comes from K copies of this script
+(``--worker-epochs``) running the benchmark's loop at the same time; packed
+runs slow each other down, so their time-axis curves are not comparable
+with unpacked runs' (step and epoch axes stay exact). On the CPU the sizes
+are small and the epochs scaled to 50,000 images, as ``s/50k ep`` is.
 """
 import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,13 +49,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from benchmark_utils.data.augment import ImageAugment  # noqa: E402
 from benchmark_utils.models.cifar import build_cifar_model  # noqa: E402
 from benchmark_utils.training.recipe import Recipe  # noqa: E402
 from benchmark_utils.tasks.image import ClassificationTask  # noqa: E402
 from benchmark_utils.training.parallel import synchronize  # noqa: E402
 from benchmark_utils.training.trainer import Trainer  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from config_cost import config_hours, config_runs  # noqa: E402
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 
@@ -107,11 +126,10 @@ def reference_augment(x, generator, mean, std, pad=4):
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
-def measure(model_name, precision, x, y, x_test, y_test, args, device):
-    channels_last = precision == "bf16"
-    bare = BareLoop(model_name, x, y, args.batch_size, precision,
-                    channels_last)
-    recipe = Recipe(batch_size=args.batch_size, epochs=10 ** 6, lr=1e-3,
+def benchmark_loop(model_name, precision, channels_last, x, y, x_test,
+                   y_test, batch_size):
+    """The benchmark's trainer and task, as the cifar10 dataset builds them."""
+    recipe = Recipe(batch_size=batch_size, epochs=10 ** 6, lr=1e-3,
                     weight_decay=0.01, precision=precision,
                     channels_last=channels_last)
     task = ClassificationTask(
@@ -120,6 +138,24 @@ def measure(model_name, precision, x, y, x_test, y_test, args, device):
         recipe=recipe, n_classes=10,
         transform=ImageAugment(MEAN, STD, channels_last=channels_last))
     trainer = Trainer(task, adamw, seed=0, lr=1e-3, weight_decay=0.01)
+    return trainer, task
+
+
+def timed_epoch(device, trainer, task):
+    """Seconds of one epoch (train_stage) and of the evaluation after it."""
+    epoch = timed(device, trainer.train_stage)
+    running = trainer.progress().running
+    return epoch, timed(device, lambda: task.evaluate(trainer.model, running))
+
+
+def measure(model_name, precision, x, y, x_test, y_test, args, device,
+            channels_last=None):
+    if channels_last is None:
+        channels_last = precision == "bf16"
+    bare = BareLoop(model_name, x, y, args.batch_size, precision,
+                    channels_last)
+    trainer, task = benchmark_loop(model_name, precision, channels_last, x, y,
+                                   x_test, y_test, args.batch_size)
     # Warm-up, untimed: lazy CUDA initialisation, cuDNN plans, allocator.
     timed(device, lambda: bare.steps(args.warmup_steps))
     trainer.warm_up(args.warmup_steps)
@@ -128,10 +164,9 @@ def measure(model_name, precision, x, y, x_test, y_test, args, device):
     bare_times, loop_times, eval_times = [], [], []
     for _ in range(args.reps):
         bare_times.append(timed(device, bare.steps))
-        loop_times.append(timed(device, trainer.train_stage))
-        running = trainer.progress().running
-        eval_times.append(timed(
-            device, lambda: task.evaluate(trainer.model, running)))
+        epoch, evaluation = timed_epoch(device, trainer, task)
+        loop_times.append(epoch)
+        eval_times.append(evaluation)
     n = len(x)
     bare_ips, loop_ips = n / min(bare_times), n / min(loop_times)
     epoch, evaluation = min(loop_times), min(eval_times)
@@ -200,6 +235,160 @@ def loader_speed(n_images, batch_size, workers, size=(500, 375)):
     return rates
 
 
+def rounded(value):
+    """Three significant figures, without an exponent."""
+    if not value:
+        return "0"
+    digits = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{digits}f}"
+
+
+def synthetic_data(n_train, n_test, device):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n_train, 3, 32, 32), dtype=torch.uint8,
+                      generator=gen).to(device)
+    y = torch.randint(0, 10, (n_train,), generator=gen).to(device)
+    x_test = torch.randint(0, 256, (n_test, 3, 32, 32), dtype=torch.uint8,
+                           generator=gen).to(device)
+    y_test = torch.randint(0, 10, (n_test,), generator=gen).to(device)
+    return x, y, x_test, y_test
+
+
+def wait_for_copies(folder, k, busy=None, timeout=600):
+    """Mark this copy in ``folder`` and wait until all ``k`` have, calling
+    ``busy`` meanwhile (None: sleep)."""
+    (folder / str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout
+    while len(list(folder.iterdir())) < k:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"packed copies: {k} expected, "
+                               f"{len(list(folder.iterdir()))} came")
+        if busy:
+            busy()
+        else:
+            time.sleep(0.01)
+
+
+def worker(args, device):
+    """``--worker-epochs``: one of the ``--packed`` copies. Times epochs of
+    the benchmark's loop once every copy is warm, keeps the device busy
+    until every copy is done (so that each timed epoch ran against all the
+    others), and prints one JSON line of epoch and evaluation seconds."""
+    if device.type == "cpu":
+        # The copies share the cores: more threads than cores would thrash.
+        torch.set_num_threads(max(1, torch.get_num_threads() // args.packed))
+    data = synthetic_data(args.n_train, args.n_test, device)
+    trainer, task = benchmark_loop(args.models, args.precisions,
+                                   bool(args.worker_channels_last), *data,
+                                   args.batch_size)
+    trainer.warm_up(args.warmup_steps)
+    task.evaluate(trainer.model, None)
+    folder = Path(args.worker_barrier)
+    wait_for_copies(folder / "ready", args.packed)
+    times = [timed_epoch(device, trainer, task)
+             for _ in range(args.worker_epochs)]
+    wait_for_copies(folder / "done", args.packed,
+                    busy=lambda: trainer.warm_up(1))
+    print(json.dumps({"epochs": [t[0] for t in times],
+                      "evals": [t[1] for t in times]}), flush=True)
+
+
+def packed_times(case, args, device):
+    """Epoch and evaluation seconds of the benchmark's loop while
+    ``args.packed`` copies of it run on the device: the slowest copy's
+    median over its epochs after the first."""
+    model_name, precision, channels_last = case
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "ready").mkdir()
+        (tmp / "done").mkdir()
+        command = [
+            sys.executable, str(Path(__file__).resolve()),
+            "--worker-epochs", str(args.packed_epochs),
+            "--worker-barrier", str(tmp), "--packed", str(args.packed),
+            "--worker-channels-last", str(int(channels_last)),
+            "--device", str(device), "--models", model_name,
+            "--precisions", precision, "--n-train", str(args.n_train),
+            "--n-test", str(args.n_test), "--batch-size",
+            str(args.batch_size), "--warmup-steps", str(args.warmup_steps)]
+        if args.cudnn_benchmark:
+            command.append("--cudnn-benchmark")
+        copies = []
+        for i in range(args.packed):
+            out, err = open(tmp / f"{i}.out", "w"), open(tmp / f"{i}.err", "w")
+            copies.append((subprocess.Popen(command, stdout=out, stderr=err),
+                           out, err))
+        epochs, evals = [], []
+        for i, (proc, out, err) in enumerate(copies):
+            proc.wait()
+            out.close()
+            err.close()
+            if proc.returncode:
+                raise RuntimeError(
+                    f"packed copy {i} failed (exit {proc.returncode}):\n"
+                    + (tmp / f"{i}.err").read_text()[-3000:])
+            # The JSON line is the copy's last output.
+            times = json.loads(
+                (tmp / f"{i}.out").read_text().strip().splitlines()[-1])
+            epochs.append(statistics.median(times["epochs"][1:]
+                                            or times["epochs"]))
+            evals.append(statistics.median(times["evals"][1:]
+                                           or times["evals"]))
+    return max(epochs), max(evals)
+
+
+def report_config(label, groups, results, device_name, args, device):
+    """The config's hours on this device, serial and packed."""
+    packed_cache, totals = {}, [0.0, 0.0]
+    print(f"\n{label} on {device_name}, from the epochs measured above "
+          "(scaled to the config's training and test images):")
+    for g in groups:
+        case = (g["model"], g["precision"], g["channels_last"])
+        r = results[case]
+        # s/50k ep and the evaluation, scaled to the config's images.
+        epoch_s = r["epoch_50k"] * g["train_images"] / 50_000
+        eval_s = r["eval"] * g["eval_images"] / args.n_test
+        serial = config_hours(g["runs"], g["epochs"], epoch_s, eval_s)
+        totals[0] += serial
+        line = (f"{label}: {g['runs']} runs x {g['epochs']} epochs "
+                f"({g['model']}, {case_label(case)}) on {device_name}: "
+                f"serial {rounded(serial)} h")
+        if args.packed:
+            if case not in packed_cache:
+                packed_cache[case] = packed_times(case, args, device)
+            p_epoch, p_eval = packed_cache[case]
+            p_epoch *= g["train_images"] / args.n_train
+            p_eval *= g["eval_images"] / args.n_test
+            packed = config_hours(g["runs"], g["epochs"], p_epoch, p_eval,
+                                  args.packed)
+            totals[1] += packed
+            line += (f"; {args.packed} packed per device: {rounded(packed)} h"
+                     f" (epoch {rounded(p_epoch)} s + eval {rounded(p_eval)}"
+                     f" s while packed, against {rounded(epoch_s)} s + "
+                     f"{rounded(eval_s)} s alone)")
+        else:
+            line += f" (epoch {rounded(epoch_s)} s + eval {rounded(eval_s)} s)"
+        print(line, flush=True)
+        if g["other"]:
+            print("  not reproduced by this measurement: " + ", ".join(
+                f"{k}={v}" for k, v in g["other"].items()))
+    if len(groups) > 1:
+        print(f"total: serial {rounded(totals[0])} h" + (
+            f"; {args.packed} packed per device: {rounded(totals[1])} h"
+            if args.packed else ""))
+    if args.packed:
+        print(f"Packed: {args.packed} runs at a time on one device, "
+              f"{args.packed_epochs} epochs each measured. Packed runs "
+              "distort each other's wall-clock time: their time-axis curves "
+              "are not comparable with unpacked runs' (the step and epoch "
+              "axes stay exact).")
+
+
+def case_label(case):
+    _, precision, channels_last = case
+    return precision + ("+cl" if channels_last else "")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default=None)
@@ -220,6 +409,21 @@ def main():
     parser.add_argument("--cudnn-benchmark", action="store_true",
                         help="torch.backends.cudnn.benchmark = True for both "
                              "loops (the benchmark leaves it off)")
+    parser.add_argument("--config", default="configs/cifar10_resnet18.yml",
+                        help="benchopt config whose cifar10 runs to price "
+                             "in hours on this device ('none': skip)")
+    parser.add_argument("--packed", type=int, default=None,
+                        help="runs at a time on the device for the packed "
+                             "hours (default 2 on CUDA, 0: skip, on CPU)")
+    parser.add_argument("--packed-epochs", type=int, default=4,
+                        help="epochs each packed copy times (the first is "
+                             "left out)")
+    # A packed copy (see worker); not for direct use.
+    parser.add_argument("--worker-epochs", type=int, default=0,
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--worker-barrier", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-channels-last", type=int, default=0,
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     device = torch.device(args.device or (
@@ -234,6 +438,16 @@ def main():
     if args.loader is None:
         args.loader = 2048 if cuda else 0
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    if args.worker_epochs:
+        return worker(args, device)
+    if args.packed is None:
+        args.packed = 2 if cuda else 0
+    groups, label = [], args.config
+    if args.config.lower() != "none":
+        path = Path(args.config)
+        if not path.is_absolute() and not path.exists():
+            path = ROOT / path
+        groups = config_runs(path)   # errors before any measurement
     if args.models or args.precisions:
         models = (args.models or "resnet18,vgg11").split(",")
         precisions = (args.precisions or ("bf16,fp32" if cuda else "fp32")
@@ -244,39 +458,42 @@ def main():
                 ("resnet18", "fp32"), ("vgg11", "fp32")]
     else:
         runs = [("resnet18", "fp32"), ("vgg11", "fp32")]
+    # (model, precision, channels_last); bf16 goes with channels_last.
+    cases = [(m, p, p == "bf16") for m, p in runs]
+    for g in groups:
+        case = (g["model"], g["precision"], g["channels_last"])
+        if case not in cases:   # the config's own case, measured as well
+            cases.append(case)
 
-    name = torch.cuda.get_device_name(device) if cuda else "CPU"
-    print(f"device: {name}, torch {torch.__version__}, "
+    device_name = torch.cuda.get_device_name(device) if cuda else "CPU"
+    print(f"device: {device_name}, torch {torch.__version__}, "
           f"cudnn.benchmark={args.cudnn_benchmark}")
     print(f"data: synthetic CIFAR-shaped uint8 images on the device "
           f"({args.n_train} train, {args.n_test} test, 3x32x32); CIFAR-10 "
           "itself is not used (speed does not depend on pixel values).")
     print(f"batch {args.batch_size}, AdamW, best of {args.reps} epoch(s) "
           "per loop, loops alternated.\n")
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (args.n_train, 3, 32, 32), dtype=torch.uint8,
-                      generator=gen).to(device)
-    y = torch.randint(0, 10, (args.n_train,), generator=gen).to(device)
-    x_test = torch.randint(0, 256, (args.n_test, 3, 32, 32),
-                           dtype=torch.uint8, generator=gen).to(device)
-    y_test = torch.randint(0, 10, (args.n_test,), generator=gen).to(device)
+    x, y, x_test, y_test = synthetic_data(args.n_train, args.n_test, device)
 
     header = (f"{'model':<12} {'precision':<10} {'bare img/s':>11} "
               f"{'loop img/s':>11} {'loop/bare':>10} {'s/epoch':>8} "
               f"{'s/50k ep':>9} {'eval s':>7} {'eval share':>11}")
     print(header)
     print("-" * len(header))
-    for model_name, precision in runs:
-        r = measure(model_name, precision, x, y, x_test, y_test, args,
-                    device)
-        label = "bf16+cl" if precision == "bf16" else precision
-        print(f"{model_name:<12} {label:<10} {r['bare']:>11,.0f} "
+    results = {}
+    for case in cases:
+        model_name, precision, channels_last = case
+        r = results[case] = measure(model_name, precision, x, y, x_test,
+                                    y_test, args, device, channels_last)
+        print(f"{model_name:<12} {case_label(case):<10} {r['bare']:>11,.0f} "
               f"{r['loop']:>11,.0f} {r['ratio']:>10.3f} {r['epoch']:>8.2f} "
               f"{r['epoch_50k']:>9.2f} {r['eval']:>7.3f} "
               f"{100 * r['eval_share']:>10.1f}%", flush=True)
     print("\nloop/bare: the benchmark's epoch against the bare loop's (goal "
           ">= 0.90). eval share: evaluation time over epoch + evaluation, "
           "one evaluation per epoch (goal <= 10%).")
+    if groups:
+        report_config(label, groups, results, device_name, args, device)
 
     rates = augment_speed(device, args.batch_size)
     base = rates["pad + index (replaced)"]
