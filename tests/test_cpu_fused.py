@@ -153,6 +153,17 @@ def test_fused_cpu_state_dict_round_trip_continues_identically(kernel):
         assert torch.equal(p, q)
 
 
+def run_with_compiler(script, compiler, tmp_path):
+    """Stdout of ``script`` run in a fresh process with ``CXX=compiler`` and
+    an empty extension directory (so that it builds, or fails to)."""
+    env = dict(os.environ, CXX=str(compiler),
+               TORCH_EXTENSIONS_DIR=str(tmp_path / "extensions"))
+    res = subprocess.run([sys.executable, "-c", script], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    return res.stdout
+
+
 def test_a_failed_build_falls_back_with_one_warning(tmp_path):
     """No compiler: the kernel's build fails, one warning says so, and the
     steps are the foreach path's (run in a fresh process, whose extension
@@ -180,13 +191,8 @@ def test_a_failed_build_falls_back_with_one_warning(tmp_path):
         assert len(notes) == 1 and "foreach path" in notes[0], notes
         print("FELL BACK:", notes[0])
     """)
-    env = dict(os.environ, CXX=str(tmp_path / "no-such-compiler"),
-               TORCH_EXTENSIONS_DIR=str(tmp_path / "extensions"))
-    res = subprocess.run([sys.executable, "-c", script], env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    assert "FELL BACK: INNAprop: the fused CPU step could not be built" \
-        in res.stdout
+    out = run_with_compiler(script, tmp_path / "no-such-compiler", tmp_path)
+    assert "FELL BACK: INNAprop: the fused CPU step could not be built" in out
 
 
 def test_the_kernel_runs_on_every_thread_of_torch(kernel):
@@ -242,10 +248,6 @@ def test_a_compiler_without_openmp_builds_a_serial_kernel(tmp_path):
         assert _cpu_innaprop.threads() == 1
         print("SERIAL:", notes[0])
     """)
-    env = dict(os.environ, CXX=str(compiler),
-               TORCH_EXTENSIONS_DIR=str(tmp_path / "extensions"))
-    res = subprocess.run([sys.executable, "-c", script], env=env,
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    out = run_with_compiler(script, compiler, tmp_path)
     assert "SERIAL: INNAprop: the fused CPU step was built without OpenMP" \
-        in res.stdout
+        in out

@@ -42,10 +42,10 @@ def run(opt_class, theta0, lrs, **hp):
     return thetas
 
 
-def assert_iterates_equal(ours, ref, rtol=1e-12):
+def assert_iterates_equal(ours, ref, rtol=1e-12, atol=1e-14):
     assert len(ours) == len(ref)
     for k, (a, b) in enumerate(zip(ours, ref)):
-        torch.testing.assert_close(a, b, rtol=rtol, atol=1e-14,
+        torch.testing.assert_close(a, b, rtol=rtol, atol=atol,
                                    msg=lambda m: f"step {k}: {m}")
 
 
@@ -184,7 +184,13 @@ def test_innaprop_momentum_reproduces_4_17_4_19(alpha, beta, foreach):
         theta = theta - m                                            # (4.19)
         u_prev = u
         ref.append(theta)
-    assert_iterates_equal(ours, ref, rtol=1e-10)
+    # The two forms round differently, and near the minimum the gradient
+    # is a cancellation (absolute error ~1e-16 |theta|) that u = g / sqrt(v)
+    # divides by sqrt(v) ~ 1e-4: the iterates part by up to ~1e-11 in
+    # absolute terms after 60 steps, how much depending on the processor's
+    # vector width (1.2e-10 relative on an AVX2 EPYC, within 1e-10 on
+    # AVX-512). An error in the algebra moves them by far more.
+    assert_iterates_equal(ours, ref, rtol=1e-10, atol=1e-10)
 
 
 def test_innaprop_momentum_needs_alpha_lr_below_one():
