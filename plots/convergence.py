@@ -78,8 +78,9 @@ class Plot(ResultPlot):
                  else f"{seeds.min()}-{seeds.max()}")
             spread = "standard deviation" if band == "std" else "min to max"
             how = f"Mean over {n} seeds, band: {spread}"
-        if X_axis == "time" and packing_warning(df):
-            how += "\n" + packing_warning(df)
+        warning = packing_warning(df) if X_axis == "time" else ""
+        if warning:
+            how += "\n" + warning
         return {
             "title": f"{objective}\nData: {dataset}\n{how}",
             "xlabel": "time (s)" if X_axis == "time" else X_axis,

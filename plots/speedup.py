@@ -115,9 +115,10 @@ class Plot(ResultPlot):
                 "against the baseline, significant below 0.05.")
         else:
             title += reason
-        if packing_warning(part := select(df, dataset, objective)):
-            title += ("\n" + packing_warning(part) + " The time columns "
-                      "compare distorted times.")
+        warning = packing_warning(select(df, dataset, objective))
+        if warning:
+            title += (f"\n{warning} The time columns compare distorted "
+                      "times.")
         return {
             "title": title,
             "columns": ["solver", f"best {metric} (mean [95% CI])", "seeds",
