@@ -8,23 +8,19 @@ count), where the foreach path makes about 23.
 groups of at least ``MIN_NUMEL`` elements. The kernel (csrc/innaprop_cpu.cpp,
 plain loops the compiler vectorises) is built at the first use with torch's
 own extension builder (``torch.utils.cpp_extension``: a C++ compiler and
-ninja), about 15 s on 2 cores, once per machine: later processes load the
-cached library. The benchmark's warm-up builds it outside the timed runs.
-Where it cannot be built, ``innaprop_step`` returns None with a one-line
-warning and the caller runs the foreach path.
+ninja), once per machine: later processes load the cached library. The
+benchmark's warm-up builds it outside the timed runs. Where it cannot be
+built, ``innaprop_step`` returns None with a one-line warning and the caller
+runs the foreach path.
 
-Why a hand-written kernel rather than torch.compile's generated C++ (tried
-first): the generated loops ran at the same speed, but called from the
-optimizer on a group's 250-odd tensors, the compiled function pays dynamo's
-guard evaluation and runtime wrappers at every step (0.3 ms and more on
-ResNet-18's shapes on 2 cores, a few percent of the step), and its first
-compilation took 30 to 45 s against 15 s here. The step is memory-bound and
-moves as many bytes as torch's ``AdamW(fused=True)``; it is built with
-OpenMP, without which torch's parallel loop runs on one thread (the first
-build did: 1.1 to 1.5x AdamW fused). Measured on ResNet-18's shapes on 2
-cores, as medians of per-step ratios to ``AdamW(fused=True)`` in the same
-run: 0.85 to 0.87x alone, 0.89 to 0.94x in benchmarks/optimizer_step.py's
-full run, against 3.5x for the foreach path.
+Why a hand-written kernel rather than torch.compile's generated C++: the
+generated loops are as fast, but called from the optimizer on a group's
+hundreds of tensors, the compiled function pays dynamo's guard evaluation
+and runtime wrappers at every step, and its first compilation takes longer
+than this build. The step is memory-bound and moves as many bytes as
+torch's ``AdamW(fused=True)``; it is built with OpenMP, without which
+torch's parallel loop runs on one thread. ``benchmarks/optimizer_step.py``
+measures it against ``AdamW(fused=True)``.
 """
 import hashlib
 import os

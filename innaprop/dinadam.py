@@ -41,6 +41,7 @@ import math
 import torch
 from torch.optim import Optimizer
 
+from innaprop import _docs
 from innaprop._base import (GroupOptimizer, check_averaging,
                             check_nonnegative, default_to_foreach, zeros)
 
@@ -52,20 +53,17 @@ class DINAdam(GroupOptimizer):
     variable fixed, see the module docstring).
 
     Args:
-        params: iterable of parameters or dicts defining parameter groups.
+        {params}
         lr: learning rate eta (default 1e-3).
         alpha: viscous damping (default 0.1).
         beta: Hessian-driven damping (default 0.9). alpha = 1, beta = 0 is
             Adam.
         betas: (sigma1, sigma2), the averaging constants of the gradients
             and of their squares (default (0.9, 0.999)).
-        eps: added to the denominator after the square root (default 1e-8).
+        {eps}
         weight_decay: decoupled weight decay lambda (default 0.01).
-        foreach: use the multi-tensor implementation. ``None`` picks it
-            whenever every parameter is a dense tensor; ``False`` runs the
-            per-tensor reference.
-        maximize: maximize the objective instead of minimizing it (the
-            gradient\'s sign flipped), as in torch.optim.
+        {foreach}
+        {maximize}
     """
 
     def __init__(self, params, lr=1e-3, alpha=0.1, beta=0.9,
@@ -92,6 +90,9 @@ class DINAdam(GroupOptimizer):
                 sigma1=sigma1, sigma2=sigma2, eps=group["eps"],
                 weight_decay=group["weight_decay"],
                 foreach=group["foreach"])
+
+
+DINAdam.__doc__ = _docs.fill(DINAdam.__doc__)
 
 
 def dinadam(params, grads, steps, exp_avgs, exp_avg_sqs, *, lr, alpha, beta,

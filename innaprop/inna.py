@@ -18,6 +18,7 @@ Memory: one state tensor per parameter (``psi``), as SGD with momentum.
 import torch
 from torch.optim import Optimizer
 
+from innaprop import _docs
 from innaprop._base import (GroupOptimizer, check_nonnegative,
                             check_positive, default_to_foreach)
 
@@ -28,17 +29,14 @@ class INNA(GroupOptimizer):
     """INNA optimizer (thesis Table 4.5).
 
     Args:
-        params: iterable of parameters or dicts defining parameter groups.
+        {params}
         lr: learning rate gamma (default 0.1, the authors').
         alpha: viscous damping (default 0.5, the authors').
         beta: Hessian-driven damping (default 0.1, the authors'). Must be
             > 0.
         weight_decay: decoupled weight decay lambda (default 0).
-        foreach: use the multi-tensor implementation. ``None`` picks it
-            whenever every parameter is a dense tensor; ``False`` runs the
-            per-tensor reference.
-        maximize: maximize the objective instead of minimizing it (the
-            gradient\'s sign flipped), as in torch.optim.
+        {foreach}
+        {maximize}
     """
 
     def __init__(self, params, lr=0.1, alpha=0.5, beta=0.1, weight_decay=0.0,
@@ -62,6 +60,9 @@ class INNA(GroupOptimizer):
         inna(params, grads, steps, psis, lr=group["lr"],
              alpha=group["alpha"], beta=group["beta"],
              weight_decay=group["weight_decay"], foreach=group["foreach"])
+
+
+INNA.__doc__ = _docs.fill(INNA.__doc__)
 
 
 def inna(params, grads, steps, psis, *, lr, alpha, beta, weight_decay,

@@ -34,17 +34,19 @@ passes over memory: the decay is folded into the coefficients of theta, and
 
 with b = 1 - sigma**k.
 
-On the CPU, the foreach path runs its ops over cache-sized slices (the
-same bits as running them on whole tensors). The step count stays a CPU tensor in
-every path, so no path syncs with the GPU.
+The choice is made once per step for each (device, dtype) bucket of a
+group, then one function updates the whole bucket (``_implementation``), as
+torch's adam() does. On the CPU, the foreach path runs its ops over
+cache-sized slices (the same bits as running them on whole tensors). The
+step count stays a CPU tensor in every path, so no path syncs with the GPU.
 """
 import math
-import os
 
 import torch
 from torch.optim import Optimizer
 
 from innaprop import _cpu_innaprop
+from innaprop import _docs
 from innaprop._base import (GroupOptimizer, check_averaging,
                             check_nonnegative, check_positive,
                             default_to_foreach, zeros)
@@ -70,26 +72,25 @@ class INNAprop(GroupOptimizer):
     """INNAprop optimizer (thesis Algorithm 3).
 
     Args:
-        params: iterable of parameters or dicts defining parameter groups.
+        {params}
         lr: learning rate gamma (default 1e-3). Must stay below ``beta``.
         alpha: viscous damping (default 0.1).
         beta: Hessian-driven damping (default 0.9). Must be > 0.
         sigma: RMSprop averaging constant for the squared gradients
             (default 0.999), in [0, 1).
-        eps: added to the denominator after the square root (default 1e-8).
+        {eps}
         weight_decay: decoupled weight decay lambda (default 0.01).
         foreach: use the multi-tensor implementation. ``None`` picks it
             (or the fused step, see ``fused``) whenever every parameter is
             a dense tensor; ``False`` runs the per-tensor reference.
-        fused: use the fused step: a Triton kernel on CUDA tensors (the
-            first step compiles it, a few seconds), a C++ kernel on float32
-            and float64 CPU tensors (built at its first use on a machine,
-            about 15 s on 2 cores, then cached). Default ``None``: fused for
+        fused: use the fused step: a Triton kernel on CUDA tensors
+            (compiled at the first step), a C++ kernel on float32 and
+            float64 CPU tensors (built at its first use on a machine, then
+            loaded from torch's extension cache). Default ``None``: fused for
             CPU groups of at least 2**20 elements, foreach otherwise;
             ``False``: never. Where the CPU kernel cannot be built (no C++
             compiler or ninja), a warning says so and the foreach path runs.
-        maximize: maximize the objective instead of minimizing it (the
-            gradient\'s sign flipped), as in torch.optim.
+        {maximize}
     """
 
     state_keys = ("step", "exp_avg_sq", "psi")
@@ -136,77 +137,89 @@ class INNAprop(GroupOptimizer):
                 check_fused_supported(p)
 
     def _update(self, group, params, grads, steps, exp_avg_sqs, psis):
-        innaprop(params, grads, steps, exp_avg_sqs, psis, lr=group["lr"],
-                 alpha=group["alpha"], beta=group["beta"],
-                 sigma=group["sigma"], eps=group["eps"],
-                 weight_decay=group["weight_decay"],
-                 foreach=group["foreach"], fused=group["fused"])
+        # lr < beta was checked for every group before any update (_check).
+        _step([params, grads, steps, exp_avg_sqs, psis],
+              {k: group[k] for k in ("lr", "alpha", "beta", "sigma", "eps",
+                                     "weight_decay")},
+              group["foreach"], group["fused"])
+
+
+INNAprop.__doc__ = _docs.fill(INNAprop.__doc__)
 
 
 def check_fused_supported(tensor):
     """fused=True runs a Triton kernel on CUDA tensors and a C++ kernel on
-    CPU tensors (Triton's interpreter there under TRITON_INTERPRET=1, for
-    tests)."""
+    CPU tensors."""
     if not tensor.is_floating_point():
         raise ValueError(f"INNAprop(fused=True) needs floating-point "
                          f"parameters, got {tensor.dtype}.")
-    if tensor.device.type not in ("cuda", "cpu"):
+    if tensor.device.type not in FUSED_STEP:
         raise ValueError(
             "INNAprop(fused=True) runs on CUDA and CPU tensors; got a "
             f"parameter on {tensor.device}. Leave fused unset there.")
 
 
-def _interpreting():
-    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
-
-
 def innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha, beta,
              sigma, eps, weight_decay, foreach=None, fused=None):
     """Functional INNAprop step over lists of tensors (updated in place)."""
-    if not params:
-        return
     check_lr_below_beta(lr, beta)
+    _step([params, grads, steps, exp_avg_sqs, psis],
+          dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
+               weight_decay=weight_decay), foreach, fused)
+
+
+def _step(lists, hyper, foreach, fused):
+    """One step of a group whose lr was checked: the implementation is
+    chosen once per (device, dtype) bucket, then runs on the whole bucket,
+    as torch's adam() does."""
+    if not lists[0]:
+        return
     if fused and foreach:
         raise ValueError("INNAprop: fused=True and foreach=True cannot be "
                          "set together; choose one.")
-    hyper = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
-                 weight_decay=weight_decay)
-    lists = [params, grads, steps, exp_avg_sqs, psis]
-    # Neither chosen: the fused step for a large group on the CPU.
-    if (fused is None and foreach is None and params[0].is_cpu
-            and sum(p.numel() for p in params) >= _cpu_innaprop.MIN_NUMEL):
+    grouped = Optimizer._group_tensors_by_device_and_dtype(lists)
+    numel = {}
+    for (device, _), (bucket, _) in grouped.items():
+        numel[device] = numel.get(device, 0) + sum(p.numel()
+                                                   for p in bucket[0])
+    for (device, _), (bucket, _) in grouped.items():
+        run = _implementation(device, numel[device], bucket[0], foreach,
+                              fused)
+        run(*bucket, **hyper)
+
+
+def _implementation(device, numel, params, foreach, fused):
+    """The function that updates one (device, dtype) bucket."""
+    if fused is None and foreach is None and device.type == "cpu" \
+            and numel >= _cpu_innaprop.MIN_NUMEL:
+        # Neither chosen: the fused step for a large group on the CPU.
         fused = True
-    if fused and not _interpreting():
-        lists = _cpu_fused(lists, hyper)
-        if not lists[0]:
-            return
     if fused:
-        _fused_innaprop(*lists, **hyper)
-        return
+        check_fused_supported(params[0])
+        return FUSED_STEP[device.type]
     if foreach is None:
         foreach = default_to_foreach(params)
-    if foreach:
-        _multi_tensor_innaprop(*lists, **hyper)
-    else:
-        _single_tensor_innaprop(*lists, **hyper)
+    return _multi_tensor_innaprop if foreach else _single_tensor_innaprop
 
 
-def _cpu_fused(lists, hyper):
-    """The fused CPU step on every tensor it takes; returns the lists of the
-    others (CUDA or low-precision tensors, or all where the kernel cannot be
-    built)."""
-    params, grads, steps, exp_avg_sqs, psis = lists
-    if not any(p.is_cpu for p in params):
-        return lists
-    psi_keep, psi_take, c_theta, c_psi = _coefficients(
-        hyper["lr"], hyper["alpha"], hyper["beta"], hyper["weight_decay"])
+def _cpu_fused_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr,
+                        alpha, beta, sigma, eps, weight_decay):
+    """The fused C++ step on a bucket of CPU tensors; the tensors it does
+    not take (not float32 or float64, or their four layouts differ), or all
+    of them where it cannot be built, go through the foreach ops."""
+    psi_keep, psi_take, c_theta, c_psi = _coefficients(lr, alpha, beta,
+                                                       weight_decay)
     rest = _cpu_innaprop.innaprop_step(
-        params, grads, exp_avg_sqs, psis, steps, sigma=hyper["sigma"],
-        eps=hyper["eps"], psi_keep=psi_keep, psi_take=psi_take,
-        c_theta=c_theta, c_psi=c_psi, c_grad=hyper["lr"] * hyper["beta"])
-    if rest is None:
-        return lists
-    return [[lst[i] for i in rest] for lst in lists]
+        params, grads, exp_avg_sqs, psis, steps, sigma=sigma, eps=eps,
+        psi_keep=psi_keep, psi_take=psi_take, c_theta=c_theta, c_psi=c_psi,
+        c_grad=lr * beta)
+    lists = [params, grads, steps, exp_avg_sqs, psis]
+    if rest is not None:
+        lists = [[lst[i] for i in rest] for lst in lists]
+    if lists[0]:
+        _multi_tensor_innaprop(*lists, lr=lr, alpha=alpha, beta=beta,
+                               sigma=sigma, eps=eps,
+                               weight_decay=weight_decay)
 
 
 def _coefficients(lr, alpha, beta, weight_decay):
@@ -313,46 +326,40 @@ def _cpu_slices(tensor_lists, scalars, size):
         yield lists, batch_scalars
 
 
-def _fused_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha,
-                    beta, sigma, eps, weight_decay):
-    """One Triton kernel launch per (device, dtype, step) bucket of CUDA
-    tensors (of CPU tensors in Triton's interpreter); tensors the kernel
-    cannot take as flat arrays, and the CPU tensors that the CPU kernel
-    left, go through the foreach ops."""
+def _triton_innaprop(params, grads, steps, exp_avg_sqs, psis, *, lr, alpha,
+                     beta, sigma, eps, weight_decay):
+    """One Triton kernel launch per step count of a bucket of CUDA tensors;
+    tensors the kernel cannot take as flat arrays go through the foreach
+    ops."""
+    from innaprop import _triton_innaprop as kernel
     hyper = dict(lr=lr, alpha=alpha, beta=beta, sigma=sigma, eps=eps,
                  weight_decay=weight_decay)
     psi_keep, psi_take, c_theta, c_psi = _coefficients(lr, alpha, beta,
                                                        weight_decay)
-    grouped = Optimizer._group_tensors_by_device_and_dtype(
-        [params, grads, steps, exp_avg_sqs, psis])
-    for (d_params, d_grads, d_steps, d_v, d_psi), _ in grouped.values():
-        check_fused_supported(d_params[0])
-        if d_params[0].is_cpu and not _interpreting():
-            # What the CPU kernel left: low-precision tensors, or all
-            # where it could not be built.
-            _multi_tensor_innaprop(d_params, d_grads, d_steps, d_v, d_psi,
-                                   **hyper)
-            continue
-        from innaprop import _triton_innaprop as kernel
-        _increment(d_steps)
-        # Tensors added to the group later have their own step count.
-        counts = torch.stack(d_steps)
-        first = counts[0].item()
-        if bool((counts == first).all()):
-            by_step = {first: range(len(d_steps))}
-        else:
-            by_step = {}
-            for i, s in enumerate(counts.tolist()):
-                by_step.setdefault(s, []).append(i)
-        for step, idx in by_step.items():
-            sqrt_bc = math.sqrt(1 - sigma ** step)
-            lists = [d_params, d_grads, d_v, d_psi]
-            if len(by_step) > 1:
-                lists = [[lst[i] for i in idx] for lst in lists]
-            rest = kernel.innaprop_step(
-                *lists, sigma=sigma, eps=eps * sqrt_bc, psi_keep=psi_keep,
-                psi_take=psi_take, c_theta=c_theta, c_psi=c_psi,
-                c_grad=lr * beta * sqrt_bc)
-            if rest:
-                _foreach_update(*[[lst[i] for i in rest] for lst in lists],
-                                [sqrt_bc] * len(rest), **hyper)
+    _increment(steps)
+    # Tensors added to the group later have their own step count.
+    counts = torch.stack(steps)
+    first = counts[0].item()
+    if bool((counts == first).all()):
+        by_step = {first: range(len(steps))}
+    else:
+        by_step = {}
+        for i, s in enumerate(counts.tolist()):
+            by_step.setdefault(s, []).append(i)
+    for step, idx in by_step.items():
+        sqrt_bc = math.sqrt(1 - sigma ** step)
+        lists = [params, grads, exp_avg_sqs, psis]
+        if len(by_step) > 1:
+            lists = [[lst[i] for i in idx] for lst in lists]
+        rest = kernel.innaprop_step(
+            *lists, sigma=sigma, eps=eps * sqrt_bc, psi_keep=psi_keep,
+            psi_take=psi_take, c_theta=c_theta, c_psi=c_psi,
+            c_grad=lr * beta * sqrt_bc)
+        if rest:
+            _foreach_update(*[[lst[i] for i in rest] for lst in lists],
+                            [sqrt_bc] * len(rest), **hyper)
+
+
+# The fused step of each device type. Tests may run the Triton kernel on
+# CPU tensors in Triton's interpreter by pointing "cpu" at it.
+FUSED_STEP = {"cuda": _triton_innaprop, "cpu": _cpu_fused_innaprop}

@@ -35,6 +35,7 @@ import math
 import torch
 from torch.optim import Optimizer
 
+from innaprop import _docs
 from innaprop._base import (GroupOptimizer, check_averaging,
                             check_nonnegative, check_positive,
                             default_to_foreach, zeros)
@@ -54,18 +55,15 @@ class INNApropMomentum(GroupOptimizer):
     """INNAprop in momentum form (thesis eqs. 4.21-4.23).
 
     Args:
-        params: iterable of parameters or dicts defining parameter groups.
+        {params}
         lr: learning rate gamma (default 1e-3). alpha * lr must stay below 1.
         alpha: viscous damping (default 0.1).
         beta: Hessian-driven damping (default 0.9).
         sigma: RMSprop averaging constant (default 0.999), in [0, 1).
-        eps: added to the denominator after the square root (default 1e-8).
+        {eps}
         weight_decay: decoupled weight decay lambda (default 0.01).
-        foreach: use the multi-tensor implementation. ``None`` picks it
-            whenever every parameter is a dense tensor; ``False`` runs the
-            per-tensor reference.
-        maximize: maximize the objective instead of minimizing it (the
-            gradient\'s sign flipped), as in torch.optim.
+        {foreach}
+        {maximize}
     """
 
     def __init__(self, params, lr=1e-3, alpha=0.1, beta=0.9, sigma=0.999,
@@ -99,6 +97,9 @@ class INNApropMomentum(GroupOptimizer):
                           eps=group["eps"],
                           weight_decay=group["weight_decay"],
                           foreach=group["foreach"])
+
+
+INNApropMomentum.__doc__ = _docs.fill(INNApropMomentum.__doc__)
 
 
 def innaprop_momentum(params, grads, steps, exp_avgs, exp_avg_sqs, *, lr,

@@ -14,6 +14,7 @@ Memory: one state tensor per parameter (``exp_avg``), as SGD with momentum.
 import torch
 from torch.optim import Optimizer
 
+from innaprop import _docs
 from innaprop._base import (GroupOptimizer, check, check_nonnegative,
                             default_to_foreach, zeros)
 
@@ -24,17 +25,14 @@ class Lion(GroupOptimizer):
     """Lion optimizer.
 
     Args:
-        params: iterable of parameters or dicts defining parameter groups.
+        {params}
         lr: learning rate eta (default 1e-4). The paper advises 3-10x smaller
             than AdamW's, with a decay 3-10x larger (same lr * lambda).
         betas: (beta1, beta2), the interpolation of the update and the
             momentum's averaging constant (default (0.9, 0.99), the paper's).
         weight_decay: decoupled weight decay lambda (default 0).
-        foreach: use the multi-tensor implementation. ``None`` picks it
-            whenever every parameter is a dense tensor; ``False`` runs the
-            per-tensor reference.
-        maximize: maximize the objective instead of minimizing it (the
-            gradient\'s sign flipped), as in torch.optim.
+        {foreach}
+        {maximize}
     """
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0,
@@ -56,6 +54,9 @@ class Lion(GroupOptimizer):
         lion(params, grads, exp_avgs, lr=group["lr"], beta1=beta1,
              beta2=beta2, weight_decay=group["weight_decay"],
              foreach=group["foreach"])
+
+
+Lion.__doc__ = _docs.fill(Lion.__doc__)
 
 
 def lion(params, grads, exp_avgs, *, lr, beta1, beta2, weight_decay,

@@ -31,6 +31,7 @@ AdamW.
 import torch
 from torch.optim import Optimizer
 
+from innaprop import _docs
 from innaprop._base import (GroupOptimizer, _real, check_averaging,
                             check_nonnegative, check_positive,
                             default_to_foreach, zeros)
@@ -42,18 +43,15 @@ class SophiaG(GroupOptimizer):
     """SophiaG optimizer.
 
     Args:
-        params: iterable of parameters or dicts defining parameter groups.
+        {params}
         lr: learning rate eta (default 1e-4, the authors'; it bounds each
             coordinate's move per step).
         betas: (beta1, beta2), the averaging constants of the gradients and
             of the Hessian estimates (default (0.965, 0.99)).
         rho: clipping scale (default 0.04).
         weight_decay: decoupled weight decay lambda (default 0.1).
-        foreach: use the multi-tensor implementation. ``None`` picks it
-            whenever every parameter is a dense tensor; ``False`` runs the
-            per-tensor reference.
-        maximize: maximize the objective instead of minimizing it (the
-            gradient\'s sign flipped), as in torch.optim.
+        {foreach}
+        {maximize}
     """
 
     def __init__(self, params, lr=1e-4, betas=(0.965, 0.99), rho=0.04,
@@ -151,6 +149,9 @@ class SophiaG(GroupOptimizer):
     def metrics(self):
         """What the benchmark logs at each evaluation."""
         return {"win_rate": self.win_rate()}
+
+
+SophiaG.__doc__ = _docs.fill(SophiaG.__doc__)
 
 
 def sophiag(params, grads, steps, exp_avgs, hessians, *, lr, beta1, rho,

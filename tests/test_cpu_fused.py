@@ -12,11 +12,6 @@ import torch
 
 from innaprop import INNAprop, _cpu_innaprop
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"),
-    reason="under Triton's interpreter, fused=True runs the Triton kernel")
-
-
 @pytest.fixture(scope="module")
 def kernel():
     if _cpu_innaprop.load() is None:
@@ -137,6 +132,50 @@ def test_the_default_takes_the_kernel_for_large_cpu_groups(kernel,
     assert calls == [1]
     INNAprop(small, foreach=True).step()    # an explicit choice is kept
     INNAprop(small, fused=False).step()
+    assert calls == [1]
+
+
+def load_solver(root, name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f"cpu_fused_solver_{name}", root / "solvers" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Solver
+
+
+def test_the_solvers_fused_false_never_runs_a_fused_kernel(kernel, root,
+                                                           monkeypatch):
+    """innaprop[fused=False] on a group large enough for the default to
+    take the kernel: never fused; innaprop's default: fused."""
+    calls = []
+    step = _cpu_innaprop.innaprop_step
+    monkeypatch.setattr(_cpu_innaprop, "innaprop_step",
+                        lambda *a, **k: calls.append(1) or step(*a, **k))
+    solver = load_solver(root, "innaprop")
+    big = [torch.nn.Parameter(torch.zeros(_cpu_innaprop.MIN_NUMEL))]
+    big[0].grad = torch.ones_like(big[0])
+    for fused, expected in ((False, []), (None, [1])):
+        s = solver.get_instance(fused=fused)
+        s.make_optimizer([{"params": big, "weight_decay": 0.0}], 1e-3, 0.0,
+                         run=None).step()
+        assert calls == expected, fused
+
+
+def test_triton_interpret_changes_nothing_outside_tests(kernel,
+                                                        monkeypatch):
+    """TRITON_INTERPRET set: fused=True on CPU tensors still runs the C++
+    kernel, never Triton's."""
+    import innaprop.innaprop as module
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    calls = []
+    step = _cpu_innaprop.innaprop_step
+    monkeypatch.setattr(_cpu_innaprop, "innaprop_step",
+                        lambda *a, **k: calls.append(1) or step(*a, **k))
+    monkeypatch.setitem(module.FUSED_STEP, "cuda", None)  # never reached
+    p = torch.nn.Parameter(torch.zeros(100))
+    p.grad = torch.ones(100)
+    INNAprop([p], fused=True).step()
     assert calls == [1]
 
 

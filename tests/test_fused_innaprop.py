@@ -27,6 +27,16 @@ kernel_test = pytest.mark.skipif(
            "test_kernel_tests_pass_in_triton_interpreter)")
 
 
+@pytest.fixture(autouse=True)
+def triton_on_cpu_tensors(monkeypatch):
+    """Under Triton's interpreter, fused=True on CPU tensors runs the
+    Triton kernel (production runs the C++ one there)."""
+    if INTERPRETED:
+        from innaprop import innaprop as module
+        monkeypatch.setitem(module.FUSED_STEP, "cpu",
+                            module._triton_innaprop)
+
+
 def block():
     from innaprop._triton_innaprop import BLOCK
     return BLOCK
