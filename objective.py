@@ -1,9 +1,15 @@
+from functools import partial
+
 from benchopt import BaseObjective
 
+from benchmark_utils.bench.stopping import TrainingBudgetCriterion
 from benchmark_utils.reporting import provenance
-from benchmark_utils.training import checks, parallel, workers
+from benchmark_utils.training import checks, parallel
 from benchmark_utils.training.progress import Progress
-from benchmark_utils.training.stopping import TrainingBudgetCriterion
+
+# The user's command, recorded in benchopt's main process (which imports
+# this file first) for its workers to inherit.
+provenance.record_command_line()
 
 
 class Objective(BaseObjective):
@@ -38,12 +44,12 @@ class Objective(BaseObjective):
         seed = self.get_seed(use_dataset=True, use_repetition=True)
         return dict(task=self.task, seed=seed)
 
-    def evaluate_result(self, model, progress):
+    def evaluate_result(self, evaluate, progress):
+        # ``evaluate(running)``: the solver's trainer's metrics (in
+        # data-parallel runs, every process evaluates its share).
         running = progress.running if self.train_metrics == "running" \
             else None
-        # Data-parallel runs: every process evaluates its share.
-        workers.command("evaluate", running)
-        metrics = self.task.evaluate(model, running)
+        metrics = evaluate(running)
         # Examples seen and training throughput, in the task's unit
         # ("samples", or "tokens" for language models), the optimizer's
         # own diagnostics (SophiaG: win_rate).
@@ -56,4 +62,5 @@ class Objective(BaseObjective):
 
     def get_one_result(self):
         model = self.task.build_model().to(self.task.device)
-        return dict(model=model, progress=Progress(lr=self.task.recipe.lr))
+        return dict(evaluate=partial(self.task.evaluate, model),
+                    progress=Progress(lr=self.task.recipe.lr))

@@ -40,10 +40,11 @@ from benchmark_utils.models.gpt import build_gpt  # noqa: E402
 from benchmark_utils.data.tokens import write_token_file  # noqa: E402
 from benchmark_utils.tasks.language import LanguageModelingTask  # noqa
 from benchmark_utils.training.recipe import Recipe  # noqa: E402
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer, param_groups  # noqa
 
 
-def adamw(groups, lr, weight_decay):
+def adamw(groups, lr, weight_decay, run=None):
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95),
                              weight_decay=weight_decay)
 
@@ -128,7 +129,7 @@ def main(argv=None):
         path, path, recipe=recipe, block_size=args.block, eval_batches=1,
         build_model=lambda: build_gpt(args.size, block_size=args.block))
     task.to(device)
-    trainer = Trainer(task, adamw, seed=0, lr=6e-4, weight_decay=0.1)
+    trainer = Trainer(task, Method(adamw, 6e-4, 0.1), 0)
 
     # The bare loop, on its own copy of the same model.
     torch.manual_seed(0)

@@ -56,6 +56,7 @@ from benchmark_utils.models.cifar import build_cifar_model  # noqa: E402
 from benchmark_utils.training.recipe import Recipe  # noqa: E402
 from benchmark_utils.tasks.image import ClassificationTask  # noqa: E402
 from benchmark_utils.training.parallel import synchronize  # noqa: E402
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from config_cost import config_hours, config_runs  # noqa: E402
@@ -63,7 +64,7 @@ from config_cost import config_hours, config_runs  # noqa: E402
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 
 
-def adamw(params, lr, weight_decay):
+def adamw(params, lr, weight_decay, run=None):
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
@@ -137,7 +138,7 @@ def benchmark_loop(model_name, precision, channels_last, x, y, x_test,
         build_model=lambda n: build_cifar_model(model_name, n),
         recipe=recipe, n_classes=10,
         transform=ImageAugment(MEAN, STD, channels_last=channels_last))
-    trainer = Trainer(task, adamw, seed=0, lr=1e-3, weight_decay=0.01)
+    trainer = Trainer(task, Method(adamw, 1e-3, 0.01), 0)
     return trainer, task
 
 

@@ -2,7 +2,7 @@ from functools import partial
 
 from benchopt.config import get_data_path
 
-from benchmark_utils.data.source import LocalDataset
+from benchmark_utils.bench.dataset import LocalDataset
 from benchmark_utils.data.cifar10 import MEAN, STD, load_cifar10
 from benchmark_utils.data.loaders import subset_indices
 from benchmark_utils.data.splits import split_tensors

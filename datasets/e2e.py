@@ -4,7 +4,8 @@ from benchopt.config import get_data_path
 
 from benchmark_utils.data.e2e import encode_example, load_e2e
 from benchmark_utils.data.loaders import subset_indices
-from benchmark_utils.data.source import LocalDataset, data_source
+from benchmark_utils.bench.dataset import LocalDataset
+from benchmark_utils.training.identity import data_source
 from benchmark_utils.models.hf_gpt2 import build_lora_gpt2, load_gpt2
 from benchmark_utils.tasks.finetune import FineTuneTask
 from benchmark_utils.training import checks

@@ -2,7 +2,8 @@ from functools import partial
 
 from benchopt.config import get_data_path
 
-from benchmark_utils.data.source import LocalDataset, data_source
+from benchmark_utils.bench.dataset import LocalDataset
+from benchmark_utils.training.identity import data_source
 from benchmark_utils.models.imagenet import (build_pretrained_model,
                                     load_pretrained_state)
 from benchmark_utils.training.recipe import Recipe

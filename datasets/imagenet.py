@@ -2,7 +2,7 @@ from functools import partial
 
 from benchopt.config import get_data_path
 
-from benchmark_utils.data.source import LocalDataset
+from benchmark_utils.bench.dataset import LocalDataset
 from benchmark_utils.models.imagenet import build_imagenet_model
 from benchmark_utils.training import checks
 from benchmark_utils.training.recipe import Recipe

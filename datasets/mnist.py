@@ -3,7 +3,7 @@ from functools import partial
 from benchmark_utils.data.augment import ImageAugment
 from benchmark_utils.data.loaders import subset_indices
 from benchmark_utils.data.mnist import MEAN, STD, load_mnist
-from benchmark_utils.data.source import LocalDataset
+from benchmark_utils.bench.dataset import LocalDataset
 from benchmark_utils.models.lenet import LeNet5
 from benchmark_utils.tasks.image import ClassificationTask
 from benchmark_utils.training.recipe import Recipe

@@ -2,7 +2,7 @@ from functools import partial
 
 from benchopt.config import get_data_path
 
-from benchmark_utils.data.source import LocalDataset
+from benchmark_utils.bench.dataset import LocalDataset
 from benchmark_utils.models.gpt import build_gpt
 from benchmark_utils.data.tokens import check_prepared, prepare_openwebtext
 from benchmark_utils.tasks.language import (LanguageModelingTask,

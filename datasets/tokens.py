@@ -2,7 +2,8 @@ from functools import partial
 
 import pydoc_data.topics
 
-from benchmark_utils.data.source import LocalDataset, data_source
+from benchmark_utils.bench.dataset import LocalDataset
+from benchmark_utils.training.identity import data_source
 from benchmark_utils.models.gpt import build_gpt
 from benchmark_utils.data.tokens import byte_tokens
 from benchmark_utils.tasks.language import (LanguageModelingTask,

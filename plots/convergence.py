@@ -1,4 +1,4 @@
-from benchmark_utils.reporting.plot import ResultPlot, select
+from benchmark_utils.bench.plot import ResultPlot, select
 from benchmark_utils.reporting.results import (band_curve, bands,
                                                curve_columns, metric_label,
                                                n_diverged, packing_warning,

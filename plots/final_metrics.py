@@ -1,6 +1,6 @@
 import numpy as np
 
-from benchmark_utils.reporting.plot import (ResultPlot, select,
+from benchmark_utils.bench.plot import (ResultPlot, select,
                                             with_interval)
 from benchmark_utils.reporting.results import (FINAL_METRICS, final_columns,
                                                final_metrics,

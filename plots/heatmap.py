@@ -6,7 +6,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 from matplotlib.figure import Figure
 
-from benchmark_utils.reporting.plot import ResultPlot, select
+from benchmark_utils.bench.plot import ResultPlot, select
 from benchmark_utils.reporting.results import (checkpoints, grid,
                                                grid_solvers,
                                                higher_is_better,

@@ -1,4 +1,4 @@
-from benchmark_utils.reporting.plot import ResultPlot, select
+from benchmark_utils.bench.plot import ResultPlot, select
 from benchmark_utils.reporting.provenance import columns
 
 

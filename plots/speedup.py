@@ -1,6 +1,6 @@
 import numpy as np
 
-from benchmark_utils.reporting.plot import (ResultPlot, fmt, select,
+from benchmark_utils.bench.plot import (ResultPlot, fmt, select,
                                             with_interval)
 from benchmark_utils.reporting.results import (baselines, metric_columns,
                                                metric_label,

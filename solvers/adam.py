@@ -1,6 +1,6 @@
 import torch
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
@@ -16,6 +16,6 @@ class Solver(TrainingSolver):
     search_space = {"lr": {"log_uniform": [1e-4, 1e-2]},
                     "weight_decay": {"log_uniform": [1e-6, 1e-3]}}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return torch.optim.Adam(params, lr=lr, betas=(self.beta1, self.beta2),
                                 eps=self.eps, weight_decay=weight_decay)

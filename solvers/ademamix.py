@@ -1,6 +1,6 @@
 from pytorch_optimizer import AdEMAMix
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):

@@ -1,5 +1,5 @@
 from innaprop import DINAdam
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
@@ -19,7 +19,7 @@ class Solver(TrainingSolver):
                     "alpha": {"uniform": [0.1, 3.0]},
                     "beta": {"uniform": [0.5, 3.0]}}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return DINAdam(params, lr=lr, alpha=self.alpha, beta=self.beta,
                        betas=(self.beta1, self.beta2), eps=self.eps,
                        weight_decay=weight_decay)

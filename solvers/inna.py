@@ -1,5 +1,6 @@
 from innaprop import INNA
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
+from benchmark_utils.training.method import Scale
 
 # INNA steps on SGD's scale, not on AdamW's (the recipe's).
 LR_RATIO = 100
@@ -24,9 +25,10 @@ class Solver(TrainingSolver):
                     "weight_decay": {"log_uniform": [1e-6, 1e-3]},
                     "alpha": {"uniform": [0.1, 1.0]},
                     "beta": {"uniform": [0.05, 0.5]}}
-    lr_scale = LR_RATIO
-    weight_decay_scale = 1 / LR_RATIO
+    scale = Scale(lr=LR_RATIO, weight_decay=1 / LR_RATIO,
+                  source="Castera et al.'s default lr 0.1 against AdamW's "
+                  "1e-3; decay per step lr x weight_decay kept")
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return INNA(params, lr=lr, alpha=self.alpha, beta=self.beta,
                     weight_decay=weight_decay)

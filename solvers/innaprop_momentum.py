@@ -1,5 +1,5 @@
 from innaprop import INNApropMomentum
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
@@ -18,7 +18,7 @@ class Solver(TrainingSolver):
                     "alpha": {"uniform": [0.1, 3.0]},
                     "beta": {"uniform": [0.5, 3.0]}}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return INNApropMomentum(params, lr=lr, alpha=self.alpha,
                                 beta=self.beta, sigma=self.sigma,
                                 eps=self.eps, weight_decay=weight_decay)

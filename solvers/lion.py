@@ -1,5 +1,6 @@
 from innaprop import Lion
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
+from benchmark_utils.training.method import Scale
 
 # Lion's sign update moves every coordinate by lr: its paper advises an lr
 # 3-10x smaller than AdamW's and a decay 3-10x larger (same lr x decay).
@@ -23,9 +24,10 @@ class Solver(TrainingSolver):
     # Tuning studies' default (benchmark_utils/tuning).
     search_space = {"lr": {"log_uniform": [1e-5, 1e-3]},
                     "weight_decay": {"log_uniform": [1e-3, 1.0]}}
-    lr_scale = LR_RATIO
-    weight_decay_scale = 1 / LR_RATIO
+    scale = Scale(lr=LR_RATIO, weight_decay=1 / LR_RATIO,
+                  source="Chen et al. 2023, section 5: lr 3-10x smaller "
+                  "and decay 3-10x larger than AdamW's")
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return Lion(params, lr=lr, betas=(self.beta1, self.beta2),
                     weight_decay=weight_decay)

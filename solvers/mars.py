@@ -1,6 +1,6 @@
 from pytorch_optimizer import MARS
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
@@ -18,7 +18,7 @@ class Solver(TrainingSolver):
                     "weight_decay": {"log_uniform": [1e-4, 1e-1]},
                     "gamma": {"log_uniform": [0.005, 0.1]}}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return MARS(params, lr=lr, betas=(self.beta1, self.beta2),
                     gamma=self.gamma, mars_type="adamw", optimize_1d=True,
                     weight_decay=weight_decay, weight_decouple=True)

@@ -2,7 +2,7 @@ import torch
 
 from benchmark_utils.optimizers.combined import CombinedOptimizer
 from benchmark_utils.optimizers.muon import Muon, hidden_matrices
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):

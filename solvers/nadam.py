@@ -1,6 +1,6 @@
 import torch
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
@@ -17,7 +17,7 @@ class Solver(TrainingSolver):
     search_space = {"lr": {"log_uniform": [1e-4, 1e-2]},
                     "weight_decay": {"log_uniform": [1e-6, 1e-3]}}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return torch.optim.NAdam(
             params, lr=lr, betas=(self.beta1, self.beta2), eps=self.eps,
             momentum_decay=self.momentum_decay, weight_decay=weight_decay,

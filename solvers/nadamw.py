@@ -1,6 +1,6 @@
 import torch
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
@@ -15,7 +15,7 @@ class Solver(TrainingSolver):
                     "weight_decay": {"log_uniform": [1e-4, 1e-1]},
                     "beta2": {"choice": [0.99, 0.999]}}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return torch.optim.NAdam(
             params, lr=lr, betas=(self.beta1, self.beta2), eps=self.eps,
             weight_decay=weight_decay, decoupled_weight_decay=True)

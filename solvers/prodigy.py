@@ -1,6 +1,7 @@
 from pytorch_optimizer import Prodigy
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
+from benchmark_utils.training.method import Scale
 
 
 class Solver(TrainingSolver):
@@ -15,9 +16,11 @@ class Solver(TrainingSolver):
                   "lr": [1.0], "weight_decay": [None]}
     search_space = {"d_coef": {"log_uniform": [0.3, 3.0]},
                     "weight_decay": {"log_uniform": [1e-4, 1e-1]}}
-    uses_recipe_lr = False
+    scale = Scale(recipe_lr=False,
+                  source="Mishchenko and Defazio: lr is a multiplier of the "
+                  "estimated step size, 1.0 by default")
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return Prodigy(params, lr=lr, betas=(self.beta1, self.beta2),
                        d_coef=self.d_coef, weight_decay=weight_decay,
                        weight_decouple=True)

@@ -1,6 +1,6 @@
 import torch
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
@@ -17,7 +17,7 @@ class Solver(TrainingSolver):
     search_space = {"lr": {"log_uniform": [1e-5, 1e-3]},
                     "weight_decay": {"log_uniform": [1e-6, 1e-3]}}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return torch.optim.RMSprop(params, lr=lr, alpha=self.alpha,
                                    eps=self.eps, momentum=self.momentum,
                                    centered=self.centered,

@@ -1,6 +1,7 @@
 from schedulefree import AdamWScheduleFree
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
+from benchmark_utils.training.method import Method
 
 
 class Solver(TrainingSolver):
@@ -21,11 +22,12 @@ class Solver(TrainingSolver):
     search_space = {"lr": {"log_uniform": [1e-4, 3e-2]},
                     "weight_decay": {"log_uniform": [1e-4, 1e-1]},
                     "beta1": {"choice": [0.9, 0.95]}}
-    uses_schedule = False
 
-    @property
-    def bn_recalibration(self):
-        return self.bn_batches
+    def method(self, lr, weight_decay):
+        # No schedule: the method averages its iterates instead.
+        return Method(self.make_optimizer, lr, weight_decay,
+                      evaluation_mode=self.evaluation_mode,
+                      bn_recalibration=self.bn_batches, schedule=False)
 
     def make_optimizer(self, params, lr, weight_decay, run):
         optimizer = AdamWScheduleFree(

@@ -1,6 +1,7 @@
 import torch
 
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
+from benchmark_utils.training.method import Scale
 
 # SGD steps on its own scale, not on AdamW's (the recipe's).
 LR_RATIO = 100
@@ -24,10 +25,11 @@ class Solver(TrainingSolver):
     # Tuning studies' default (benchmark_utils/tuning).
     search_space = {"lr": {"log_uniform": [1e-3, 1.0]},
                     "weight_decay": {"log_uniform": [1e-6, 1e-3]}}
-    lr_scale = LR_RATIO
-    weight_decay_scale = 1 / LR_RATIO
+    scale = Scale(lr=LR_RATIO, weight_decay=1 / LR_RATIO,
+                  source="SGD's usual lr 0.1 for CIFAR ResNets against "
+                  "AdamW's 1e-3; decay per step lr x weight_decay kept")
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return torch.optim.SGD(params, lr=lr, momentum=self.momentum,
                                nesterov=self.nesterov,
                                weight_decay=weight_decay)

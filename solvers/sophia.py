@@ -1,8 +1,7 @@
-import torch
-
 from innaprop import SophiaG
 from benchmark_utils.training import checks
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
+from benchmark_utils.training.method import Method, Scale
 
 # The Sophia authors: "always use about 2x larger weight decay than what you
 # would use for AdamW"; the lr of SophiaG is about AdamW's (GPT-2 small:
@@ -32,36 +31,28 @@ class Solver(TrainingSolver):
     search_space = {"lr": {"log_uniform": [1e-4, 1e-2]},
                     "weight_decay": {"log_uniform": [1e-4, 2e-1]},
                     "rho": {"log_uniform": [0.01, 0.1]}}
-    weight_decay_scale = WD_RATIO
+    scale = Scale(weight_decay=WD_RATIO,
+                  source="Liu et al.'s README (Liuhong99/Sophia): lr about "
+                  "AdamW's, weight decay about 2x")
 
     def check_parameters(self):
         super().check_parameters()
         checks.positive_int("sophia's hessian_interval", self.hessian_interval)
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return SophiaG(params, lr=lr, betas=(self.beta1, self.beta2),
                        rho=self.rho, weight_decay=weight_decay)
 
-    def after_step(self, trainer, batches):
+    def method(self, lr, weight_decay):
+        return Method(self.make_optimizer, lr, weight_decay,
+                      after_step=self.refresh_hessian)
+
+    def refresh_hessian(self, trainer, batches):
         if trainer.step % self.hessian_interval != 0:
             return
         # The step's whole batch, as the authors' script: the mean sampled
-        # loss over its micro-batches (DDP: gradients reduced once, with
-        # the last one).
-        n = len(batches)
-        for i, batch in enumerate(batches):
-            with trainer.gradient_sync(last=i == n - 1):
-                with trainer.autocast():
-                    loss = trainer.task.sampled_loss(trainer.forward_model,
-                                                     batch)
-                (loss / n).backward()
-        if trainer.recipe.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(trainer.model.parameters(),
-                                           trainer.recipe.grad_clip)
-        # bs: the labels the loss averages over (examples, or tokens), in
-        # every process.
-        bs = sum(batch[1].numel() for batch in batches)
-        if trainer.shard is not None:
-            bs *= trainer.shard[1]
+        # loss over its micro-batches; bs counts its labels (examples, or
+        # tokens) in every process.
+        bs = trainer.backward_sampled(batches)
         trainer.optimizer.update_hessian(bs=bs)
         trainer.optimizer.zero_grad(set_to_none=True)

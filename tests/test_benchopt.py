@@ -52,14 +52,14 @@ def test_lr_not_below_beta_stops_with_a_clear_error(bench, raise_on_error):
 
 DIVERGING_SOLVER = '''
 import torch
-from benchmark_utils.training.solver import TrainingSolver
+from benchmark_utils.bench.solver import TrainingSolver
 
 
 class Solver(TrainingSolver):
     name = "sgd-huge-lr"
     parameters = {"lr": [1e30], "weight_decay": [None]}
 
-    def make_optimizer(self, params, lr, weight_decay):
+    def make_optimizer(self, params, lr, weight_decay, run):
         return torch.optim.SGD(params, lr=lr)
 '''
 

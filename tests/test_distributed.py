@@ -16,6 +16,7 @@ from benchmark_utils.models.cifar import SmallCNN
 from innaprop import INNAprop
 from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import ClassificationTask
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer
 
 
@@ -45,9 +46,8 @@ def train(rank=0, world=1, port=None, out=None):
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
                                 rank=rank, world_size=world)
     task = make_task()
-    trainer = Trainer(task, lambda p, lr, wd: INNAprop(p, lr=lr,
-                                                       weight_decay=wd),
-                      seed=0, lr=1e-2, weight_decay=0.01)
+    trainer = Trainer(task, Method(lambda p, lr, wd, run: INNAprop(
+        p, lr=lr, weight_decay=wd), 1e-2, 0.01), 0)
     metrics = []
     while not trainer.finished:
         trainer.train_stage()
@@ -77,10 +77,11 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
             assert m_pair[key] == pytest.approx(m_alone[key], rel=1e-5), key
 
 
-def benchopt_results(bench, name, env, launcher):
+def benchopt_results(bench, name, env, launcher, solvers=("innaprop",)):
     env = dict(os.environ, INNAPROP_DEVICE="cpu", BENCHOPT_RAISE_ON_ERROR="1",
                INNAPROP_CHECKPOINTS="0", **env)
-    args = ["run", ".", "-s", "innaprop", "-d", "digits[epochs=2]",
+    args = ["run", ".", *[a for s in solvers for a in ("-s", s)],
+            "-d", "digits[epochs=2]",
             "--no-timeout", "--no-plot", "--no-cache", "--output", name]
     res = subprocess.run([sys.executable, *launcher, *args], cwd=bench,
                          env=env, capture_output=True, text=True,
@@ -100,14 +101,24 @@ COLUMNS = ["objective_value", "objective_test_loss", "objective_test_acc",
 def test_benchopt_run_on_two_processes_matches_one(bench):
     """INNAPROP_NPROC=2: the solver spawns a second process; torchrun: two
     ranks, rank 0 running benchopt. Both report the 1-process curve, with
-    the same global batch (digits' last batch splits unevenly)."""
+    the same global batch (digits' last batch splits unevenly). The solvers
+    with hooks (Sophia's extra pass, Schedule-Free's evaluation point) and
+    those that split or size by the run (Muon, AdEMAMix) train too."""
+    hooked = ("muon", "schedulefree_adamw", "ademamix", "sophia")
     one = benchopt_results(bench, "one", {}, ["-m", "benchopt"])
     spawned = benchopt_results(bench, "spawned", {"INNAPROP_NPROC": "2"},
-                               ["-m", "benchopt"])
+                               ["-m", "benchopt"],
+                               solvers=("innaprop",) + hooked)
+    for name in hooked:
+        df = spawned[spawned["solver_name"].str.startswith(name + "[")]
+        assert list(df["objective_epoch"]) == [0, 1, 2], name
+        assert np.isfinite(df["objective_value"]).all(), name
+        assert set(df["objective_provenance_world_size"]) == {"2"}
+    spawned = spawned[spawned["solver_name"].str.startswith("innaprop[")]
     torchrun = benchopt_results(
         bench, "torchrun", {},
         ["-m", "torch.distributed.run", "--nproc_per_node=2",
-         f"--master_port={free_port()}", "-m", "benchmark_utils.training.launch"])
+         f"--master_port={free_port()}", "-m", "benchmark_utils.bench.launch"])
     for df in (spawned, torchrun):
         assert len(df) == len(one) == 3
         np.testing.assert_allclose(df[COLUMNS].to_numpy(dtype=float),

@@ -18,6 +18,7 @@ from benchmark_utils.models.hf_gpt2 import (HUB_NAMES, build_lora_gpt2,  # noqa:
                                             load_gpt2)
 from benchmark_utils.tasks.finetune import FineTuneTask, collate  # noqa: E402
 from benchmark_utils.training.recipe import Recipe  # noqa: E402
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer  # noqa: E402
 
 NAMES = ["The Vaults", "The Eagle", "Blue Spice", "Cotto", "Zizzi"]
@@ -138,8 +139,8 @@ def tiny_task(home, epochs=1):
 
 def test_only_the_lora_weights_change(data_home):
     task = tiny_task(data_home)
-    trainer = Trainer(task, lambda p, lr, wd: torch.optim.AdamW(
-        p, lr=lr, weight_decay=wd), seed=0, lr=1e-2, weight_decay=0.01)
+    trainer = Trainer(task, Method(lambda p, lr, wd, run: torch.optim.AdamW(
+        p, lr=lr, weight_decay=wd), 1e-2, 0.01), 0)
     before = {n: p.detach().clone()
               for n, p in trainer.model.named_parameters()}
     trainer.train_stage()

@@ -88,6 +88,52 @@ def test_the_check_finds_a_circle(tmp_path):
         raise AssertionError("a circle went unnoticed")
 
 
+def benchopt_importers(folder):
+    """The modules under ``folder`` that import benchopt."""
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names]
+                     if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom)
+                     and not node.level else [])
+            if any(n == "benchopt" or n.startswith("benchopt.")
+                   for n in names):
+                found.append(module_name(path))
+                break
+    return found
+
+
+def test_only_the_seam_imports_benchopt():
+    """benchmark_utils/bench/ is the one place that knows benchopt: a new
+    benchopt release touches it alone."""
+    found = benchopt_importers("benchmark_utils")
+    assert "benchmark_utils.bench.solver" in found
+    outside = [m for m in found if not m.startswith("benchmark_utils.bench")]
+    assert outside == []
+
+
+def test_training_imports_nothing_above_it():
+    graph = import_graph()
+    training = {m: deps for m, deps in graph.items()
+                if m.startswith("benchmark_utils.training")}
+    assert "benchmark_utils.training.trainer" in training
+    upward = {m: sorted(d for d in deps
+                        if not d.startswith("benchmark_utils.training"))
+              for m, deps in training.items()}
+    assert {m: d for m, d in upward.items() if d} == {}
+
+
+def test_the_trainer_is_not_guessed_at_and_replication_is_one_module():
+    """No signature inspection decides what a method receives, and only the
+    replication module sends commands to the workers."""
+    sources = {module_name(f): f.read_text() for f in project_files()}
+    assert [m for m, text in sources.items()
+            if "inspect.signature" in text] == []
+    assert [m for m, text in sources.items() if "command(" in text
+            and m != "benchmark_utils.training.workers"] == []
+
+
 def test_innaprop_imports_from_anywhere_and_is_this_checkout(tmp_path):
     code = ("import innaprop, sys; from innaprop import INNAprop, INNA, "
             "DINAdam, INNApropMomentum, SophiaG, Lion; "
@@ -114,7 +160,7 @@ def test_a_step_with_the_package_equals_the_solvers(root):
     a = torch.randn(5, 3, requires_grad=True)
     b = a.detach().clone().requires_grad_(True)
     ours = solver.make_optimizer([{"params": [a], "weight_decay": 0.01}],
-                                 1e-2, 0.01)
+                                 1e-2, 0.01, run=None)
     theirs = innaprop.INNAprop([b], lr=1e-2, alpha=0.1, beta=0.9,
                                sigma=0.999, weight_decay=0.01)
     for opt, p in ((ours, a), (theirs, b)):

@@ -18,6 +18,7 @@ from benchmark_utils.data.tokens import (WindowLoader, byte_tokens,
                                          write_token_file)
 from benchmark_utils.tasks.language import LanguageModelingTask
 from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer, param_groups
 
 TEXT = pydoc_data.topics.__file__     # the tokens dataset's default text
@@ -287,8 +288,8 @@ def test_validation_is_one_fixed_set_of_windows_and_exact():
     assert metrics["val_loss"] == metrics["value"]
     assert metrics["val_perplexity"] == pytest.approx(math.exp(total / n))
     # Training does not move the validation windows.
-    t = Trainer(a, lambda p, lr, wd: torch.optim.AdamW(p, lr=lr), seed=5,
-                lr=1e-3, weight_decay=0.0)
+    t = Trainer(a, Method(lambda p, lr, wd, run: torch.optim.AdamW(p, lr=lr),
+                          1e-3, 0.0), 5)
     t.train_stage()
     assert torch.equal(a.val_starts, b.val_starts)
     after = a.evaluate(t.model, t.running)
@@ -337,8 +338,7 @@ def test_sophia_refreshes_every_k_steps_inside_the_timed_region(root):
     train, val = byte_tokens(TEXT)
     task = tiny_task(train, val, grad_accum=2, max_steps=7, eval_every=7)
     solver = load_solver(root, "sophia").get_instance(hessian_interval=3)
-    trainer = Trainer(task, solver.make_optimizer, seed=0, lr=1e-3,
-                      weight_decay=0.1, after_step=solver.after_step)
+    trainer = Trainer(task, solver.method(1e-3, 0.1), 0)
     calls, sampled_loss = [], task.sampled_loss
 
     def slow_sampled_loss(model, batch):
@@ -377,9 +377,9 @@ def test_a_mini_gpt_learns_text_below_its_unigram_entropy():
         train, val, recipe=r, block_size=64, eval_batches=10,
         build_model=lambda: build_gpt("tiny", vocab_size=256,
                                       block_size=64))
-    t = Trainer(task, lambda g, lr, wd: torch.optim.AdamW(
-        g, lr=lr, betas=(0.9, 0.95), weight_decay=wd), seed=0, lr=r.lr,
-        weight_decay=r.weight_decay)
+    t = Trainer(task, Method(lambda g, lr, wd, run: torch.optim.AdamW(
+        g, lr=lr, betas=(0.9, 0.95), weight_decay=wd), r.lr, r.weight_decay),
+        0)
     start = task.evaluate(t.model)["value"]
     t.train_stage()
     end = task.evaluate(t.model, t.running)["value"]

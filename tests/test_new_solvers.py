@@ -60,11 +60,8 @@ def bn_task(epochs=4):
 
 
 def trainer_for(s, task):
-    lr = 1e-2 if s.uses_recipe_lr else s.lr
-    return Trainer(task, s.make_optimizer, seed=3, lr=lr, weight_decay=0.01,
-                   after_step=s.after_step, evaluation_mode=s.evaluation_mode,
-                   bn_recalibration=s.bn_recalibration,
-                   schedule=s.uses_schedule)
+    lr = 1e-2 if s.scale.recipe_lr else s.lr
+    return Trainer(task, s.method(lr, 0.01), 3)
 
 
 def evaluate(trainer):

@@ -21,6 +21,7 @@ from benchmark_utils.models.nonsmooth import (TABLE_3_1_T, max_pool2d, relu,
                                               table_3_1)
 from benchmark_utils.tasks.image import ClassificationTask
 from benchmark_utils.training.recipe import Recipe
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer
 from generated_data import (patch_cifar10_checksums, write_cifar10,
                             write_mnist)
@@ -162,8 +163,8 @@ def test_true_low_and_high_precision_training(dtype):
                               lambda n: torch.nn.Sequential(
                                   torch.nn.Flatten(),
                                   torch.nn.Linear(64, n)), recipe, 3)
-    trainer = Trainer(task, lambda p, lr, wd: torch.optim.SGD(p, lr=lr),
-                      seed=0, lr=1e-2, weight_decay=0.0)
+    trainer = Trainer(task, Method(lambda p, lr, wd, run: torch.optim.SGD(
+        p, lr=lr), 1e-2, 0.0), 0)
     before = [p.detach().clone() for p in trainer.model.parameters()]
     trainer.train_stage()
     assert all(p.dtype == getattr(torch, dtype)

@@ -19,6 +19,7 @@ from benchmark_utils.models.gpt import build_gpt
 from innaprop import INNAprop
 from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import ClassificationTask
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer
 from benchopt_cli import benchopt
 
@@ -54,7 +55,7 @@ def text_task():
         recipe=recipe, block_size=16, eval_batches=2)
 
 
-def innaprop(params, lr, weight_decay):
+def innaprop(params, lr, weight_decay, run=None):
     return INNAprop(params, lr=lr, weight_decay=weight_decay)
 
 
@@ -69,18 +70,15 @@ def run_stages(trainer, n):
 
 
 def check_resume_is_exact(make_task, stages_before, stages_after, tmp_path):
-    straight = Trainer(make_task(), innaprop, seed=3, lr=1e-2,
-                       weight_decay=0.01)
+    straight = Trainer(make_task(), Method(innaprop, 1e-2, 0.01), 3)
     expected = run_stages(straight, stages_before + stages_after)
 
-    first = Trainer(make_task(), innaprop, seed=3, lr=1e-2,
-                    weight_decay=0.01)
+    first = Trainer(make_task(), Method(innaprop, 1e-2, 0.01), 3)
     run_stages(first, stages_before)
     store = CheckpointStore(tmp_path, run="r")
     store.save({"trainer": first.state_dict()}, index=1)
     torch.manual_seed(12345)             # a new process: other RNG state
-    resumed = Trainer(make_task(), innaprop, seed=3, lr=1e-2,
-                      weight_decay=0.01)
+    resumed = Trainer(make_task(), Method(innaprop, 1e-2, 0.01), 3)
     resumed.load_state_dict(store.load()["trainer"])
     got = run_stages(resumed, stages_after)
 

@@ -10,11 +10,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from benchmark_utils.data.source import data_source, is_current
+from benchmark_utils.training import identity
+from benchmark_utils.training.identity import data_source, is_current
 from benchmark_utils.training import checkpoint as checkpoint_mod
 from benchmark_utils.training import resume
 from benchmark_utils.training.checkpoint import CheckpointStore
-from benchmark_utils.training.resume import NoCheckpoints, RunCheckpoints
+from benchmark_utils.bench.resume import NoCheckpoints, RunCheckpoints
 from benchopt_cli import benchopt, read_results
 
 
@@ -30,6 +31,9 @@ class FakeTrainer:
 
     def load_state_dict(self, state):
         self.loaded = state
+
+    def restore(self, state, path):
+        self.load_state_dict(state)
 
 
 def fake_run(source="data#1", solver="innaprop[alpha=0.1]", max_runs=10,
@@ -50,7 +54,7 @@ def fake_run(source="data#1", solver="innaprop[alpha=0.1]", max_runs=10,
 def ckpt_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("INNAPROP_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
     monkeypatch.setenv("INNAPROP_CHECKPOINTS", "1")
-    monkeypatch.setattr(resume, "code_version", lambda cls: "code")
+    monkeypatch.setattr(identity, "code_version", lambda cls: "code")
     return tmp_path / "ckpt"
 
 
@@ -168,7 +172,7 @@ def test_a_checkpoint_folder_that_is_a_file_warns_and_runs_without(
     target = tmp_path / "not_a_folder"
     target.write_text("")
     monkeypatch.setenv("INNAPROP_CHECKPOINT_DIR", str(target))
-    monkeypatch.setattr(resume, "code_version", lambda cls: "code")
+    monkeypatch.setattr(identity, "code_version", lambda cls: "code")
     run, _ = open_run()
     assert isinstance(run, NoCheckpoints)
     assert "INNAPROP_CHECKPOINTS=0" in capsys.readouterr().err
@@ -210,7 +214,7 @@ def test_why_stale_sees_code_and_data_changes(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("abc")
     fields = dict(solver="adamw[lr=0.1]", data=data_source(text),
-                  code=resume._code_version(
+                  code=identity.code_files_version(
                       str(resume.ROOT / "solvers" / "adamw.py")))
     assert resume.why_stale(fields) is None
     assert resume.why_stale(dict(fields, code="old")) == "the code changed"

@@ -10,6 +10,7 @@ from benchmark_utils.data.loaders import TensorLoader
 from benchmark_utils.models.cifar import SmallCNN
 from benchmark_utils.training.recipe import Recipe, lr_factor
 from benchmark_utils.tasks.image import ClassificationTask
+from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer
 
 
@@ -22,7 +23,7 @@ def make_task(n=40, batch_size=8, epochs=3, **recipe):
                               lambda k: SmallCNN(1, k, width=4), r, 3)
 
 
-def adamw(params, lr, weight_decay):
+def adamw(params, lr, weight_decay, run=None):
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
@@ -78,7 +79,7 @@ def test_cosine_factor_is_the_thesis_formula():
 def test_trainer_applies_the_recipe():
     task = make_task(n=40, batch_size=8, epochs=3, lr=0.01,
                      weight_decay=0.05)
-    t = Trainer(task, adamw, seed=0, lr=0.01, weight_decay=0.05)
+    t = Trainer(task, Method(adamw, 0.01, 0.05), 0)
     assert t.optimizer.param_groups[0]["weight_decay"] == 0.05
     lrs = []
     while not t.finished:
@@ -93,8 +94,7 @@ def test_trainer_applies_the_recipe():
 
 def test_same_seed_same_run_and_other_seed_other_run():
     def final(seed):
-        t = Trainer(make_task(), adamw, seed=seed, lr=1e-3,
-                    weight_decay=0.0)
+        t = Trainer(make_task(), Method(adamw, 1e-3, 0.0), seed)
         while not t.finished:
             t.train_stage()
         return [p.detach().clone() for p in t.model.parameters()]
@@ -109,8 +109,8 @@ def test_gradient_accumulation_matches_the_large_batch():
         task = make_task(n=32, batch_size=batch_size, epochs=1,
                          grad_accum=accum)
         # Same permutation: the loader's order depends on seed and size only.
-        t = Trainer(task, lambda p, lr, wd: torch.optim.SGD(p, lr=0.1),
-                    seed=0, lr=0.1, weight_decay=0.0)
+        t = Trainer(task, Method(lambda p, lr, wd, run: torch.optim.SGD(
+            p, lr=0.1), 0.1, 0.0), 0)
         t.train_stage()
         return t, [p.detach().clone() for p in t.model.parameters()]
 
@@ -123,7 +123,7 @@ def test_gradient_accumulation_matches_the_large_batch():
 
 def test_no_decay_on_biases_and_norms_when_asked():
     task = make_task(decay_1d_params=False)
-    t = Trainer(task, adamw, seed=0, lr=1e-3, weight_decay=0.1)
+    t = Trainer(task, Method(adamw, 1e-3, 0.1), 0)
     decays = {g["weight_decay"]: {p.dim() for p in g["params"]}
               for g in t.optimizer.param_groups}
     assert decays == {0.1: {2, 4}, 0.0: {1}}
@@ -131,8 +131,8 @@ def test_no_decay_on_biases_and_norms_when_asked():
 
 def test_divergence_stops_the_run_and_is_reported():
     task = make_task(epochs=5)
-    t = Trainer(task, lambda p, lr, wd: torch.optim.SGD(p, lr=1e30),
-                seed=0, lr=1e30, weight_decay=0.0)
+    t = Trainer(task, Method(lambda p, lr, wd, run: torch.optim.SGD(
+        p, lr=1e30), 1e30, 0.0), 0)
     t.train_stage()
     while not t.finished:
         t.train_stage()
@@ -146,8 +146,7 @@ def test_divergence_stops_the_run_and_is_reported():
 def test_each_stage_ends_with_a_device_synchronize(monkeypatch):
     calls = []
     monkeypatch.setattr(trainer_mod, "synchronize", calls.append)
-    t = Trainer(make_task(epochs=2), adamw, seed=0, lr=1e-3,
-                weight_decay=0.0)
+    t = Trainer(make_task(epochs=2), Method(adamw, 1e-3, 0.0), 0)
     t.train_stage()
     t.train_stage()
     assert calls == [t.device, t.device]
@@ -160,7 +159,7 @@ def test_step_budget_and_evaluation_every_n_steps():
                schedule="cosine_warmup", schedule_unit="step", warmup=2)
     task = ClassificationTask(x, y, x, y, lambda k: SmallCNN(1, k, width=4),
                               r, 3)
-    t = Trainer(task, adamw, seed=0, lr=1e-3, weight_decay=0.0)
+    t = Trainer(task, Method(adamw, 1e-3, 0.0), 0)
     steps = []
     while not t.finished:
         t.train_stage()

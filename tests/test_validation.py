@@ -17,7 +17,7 @@ def dataset(root, name, data_path=None, monkeypatch=None, **params):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if data_path is not None:
-        import benchmark_utils.data.source as source
+        import benchmark_utils.bench.dataset as source
         for where in (module, source):   # LocalDataset.data_root too
             monkeypatch.setattr(where, "get_data_path",
                                 lambda key: data_path, raising=False)

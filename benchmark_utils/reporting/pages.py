@@ -14,17 +14,10 @@ plots. ``make_offline`` rewrites a page so that it loads nothing remote:
   jQuery/DataTables/Font Awesome links of benchopt's run-list page, whose
   table of links works without them.
 
-``install()`` is the hook that makes ``benchopt run .`` and ``benchopt plot``
-in this repository write such pages. benchopt imports every module of
-``plots/`` before it renders a page (``plot_benchmark`` calls
-``Benchmark.get_plots()``, and ``get_results`` calls ``get_plot_data``, both
-before ``render_all_results``), and each of those modules calls
-``install()``. It wraps the functions of ``benchopt.plotting.generate_html``
-that return the rendered HTML strings; ``plot_benchmark_html`` looks them up
-as module globals at call time, so the wrapped versions are the ones used.
-Nothing else of benchopt is changed. Should a benchopt release rename those
-functions or change the CDN links, ``install()`` or ``make_offline`` warns
-(and tests/test_results.py fails) instead of silently writing online pages.
+bench/pages.py applies it to the pages ``benchopt run .`` and ``benchopt
+plot`` write. Should a benchopt release change the CDN links,
+``make_offline`` warns (and tests/test_results.py fails) instead of silently
+writing online pages.
 """
 import re
 import shutil
@@ -157,43 +150,3 @@ def write_assets(folder):
         else:
             shutil.copyfile(STATIC / name, folder / name)
     return folder
-
-
-# The functions of benchopt.plotting.generate_html whose return values are
-# rendered pages: a single string, or a list of them.
-RENDERERS = ("render_all_results", "render_benchmark", "render_index")
-
-
-def install():
-    """Make benchopt's HTML pages self-contained in this process.
-
-    Idempotent: benchopt may import the plots/ modules more than once.
-    """
-    from benchopt.plotting import generate_html
-
-    if getattr(generate_html, "_offline_pages", False):
-        return
-    missing = [name for name in RENDERERS
-               if not callable(getattr(generate_html, name, None))]
-    if missing:
-        warnings.warn(
-            f"benchopt.plotting.generate_html has no {missing}: this "
-            "benchopt version is not the one benchmark_utils/reporting/pages.py "
-            "was written for (1.10), and its pages will need the network.",
-            OfflineWarning, stacklevel=2)
-        return
-    for name in RENDERERS:
-        setattr(generate_html, name, _offline(getattr(generate_html, name)))
-    generate_html._offline_pages = True
-
-
-def _offline(render):
-    def wrapper(*args, **kwargs):
-        pages = render(*args, **kwargs)
-        if isinstance(pages, str):
-            return make_offline(pages)
-        return [make_offline(page) for page in pages]
-    wrapper.__wrapped__ = render
-    wrapper.__name__ = render.__name__
-    wrapper.__doc__ = render.__doc__
-    return wrapper

@@ -30,11 +30,13 @@ import math
 
 import numpy as np
 import pandas as pd
-from benchmark_utils.reporting import provenance, results
+
+from benchmark_utils.reporting import html, provenance, results
 from benchmark_utils.reporting.results import (higher_is_better,
                                                per_seed_to_target,
-                                               short_names, solver_base,
-                                               t_interval, welch_test)
+                                               short_names, significance,
+                                               solver_base, t_interval,
+                                               welch_test)
 
 TAU_MAX = 4.0
 TARGET_COLUMNS = ("objective_val_loss", "objective_value")
@@ -217,7 +219,6 @@ def _fmt(value, interval_=None, digits=4):
 def page(result, assets_url="assets", title="Performance profiles"):
     """The profile page of ``profiles(...)``, loading plotly.js from
     ``assets_url`` (the site's own copy: no network)."""
-    import html
     import plotly.graph_objects as go
     e = html.escape
     names = short_names(sorted(result["steps"]["score"].index))
@@ -234,52 +235,38 @@ def page(result, assets_url="assets", title="Performance profiles"):
                           yaxis_title="fraction of workloads within tau",
                           yaxis_range=[0, 1.05], height=420)
         parts.append(fig.to_html(include_plotlyjs=False, full_html=False))
-    scores = "".join(
-        f"<tr><td>{e(names.get(s, s))}</td>"
-        f"<td>{result['steps']['score'][s]:.3f}</td>"
-        f"<td>{result['time']['score'][s]:.3f}</td></tr>"
-        for s in result["steps"]["score"].sort_values(ascending=False).index)
+    scores = html.table(
+        ["solver", "steps", "time"],
+        [[names.get(s, s), f"{result['steps']['score'][s]:.3f}",
+          f"{result['time']['score'][s]:.3f}"]
+         for s in result["steps"]["score"].sort_values(ascending=False)
+         .index])
     boards = []
     for w, b in result["leaderboards"].items():
-        rows = "".join(
-            f"<tr><td>{e(names.get(s, s))}</td>"
-            f"<td>{_fmt(r.steps, r.steps_interval)}</td>"
-            f"<td>{_fmt(r.time, r.time_interval)}</td>"
-            f"<td>{100 * r.reached:.0f}% of {r.n_seeds}</td>"
-            f"<td>{'baseline' if s == b.attrs['baseline'] else _p(r.p_time)}"
-            "</td></tr>" for s, r in b.iterrows())
+        rows = [[names.get(s, s), _fmt(r.steps, r.steps_interval),
+                 _fmt(r.time, r.time_interval),
+                 f"{100 * r.reached:.0f}% of {r.n_seeds}",
+                 "baseline" if s == b.attrs["baseline"]
+                 else significance(r.p_time)] for s, r in b.iterrows()]
         boards.append(
             f"<h3>{e(w)}</h3><p>Target: {e(b.attrs['column'])} "
             f"{b.attrs['target']:.6g} (median over "
             f"{e(names.get(b.attrs['baseline'], b.attrs['baseline']))}'s "
-            "seeds of their best)</p><table><tr><th>solver</th><th>steps "
-            "to target (median, 95% t-interval)</th><th>time to target (s)"
-            "</th><th>seeds reaching it</th><th>time vs baseline (Welch)"
-            f"</th></tr>{rows}</table>")
+            "seeds of their best)</p>" + html.table(
+                ["solver", "steps to target (median, 95% t-interval)",
+                 "time to target (s)", "seeds reaching it",
+                 "time vs baseline (Welch)"], rows))
     notes = "".join(f"<p class='warn'>{e(w)}</p>"
                     for w in result["warnings"])
     left = "".join(f"<li>{e(what)}: {e(why)}</li>"
                    for what, why in result["left_out"])
     left = f"<h3>Left out</h3><ul>{left}</ul>" if left else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
-<script src="{assets_url}/plotly.min.js"></script>
-<style>body {{ font-family: system-ui, sans-serif; margin: 2rem; }}
-table {{ border-collapse: collapse; margin-bottom: 1rem; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .6rem;
-text-align: left; }} .warn {{ color: #b45309; font-weight: 600; }}</style>
-</head><body><h1>{e(title)}</h1>
+    body = f"""<h1>{e(title)}</h1>
 <p>{len(result['leaderboards'])} workloads. {e(NEVER)} A solver absent
 from a workload counts the same. Score: the profile's integral over tau in
 [1, {TAU_MAX:g}], divided by {TAU_MAX - 1:g}.</p>{notes}
-<h2>Scores</h2><table><tr><th>solver</th><th>steps</th><th>time</th></tr>
-{scores}</table>{''.join(parts)}<h2>Leaderboard</h2>{''.join(boards)}
-{left}<p><a href="index.html">All runs</a></p></body></html>
-"""
-
-
-def _p(p):
-    if not np.isfinite(p):
-        return "no test (fewer than 2 seeds reaching it)"
-    mark = "significant" if p < 0.05 else "no significant difference"
-    return f"p = {p:.3g} ({mark})"
+<h2>Scores</h2>{scores}{''.join(parts)}<h2>Leaderboard</h2>{''.join(boards)}
+{left}<p><a href="index.html">All runs</a></p>"""
+    return html.document(
+        title, body, head=f'<script src="{e(assets_url)}/plotly.min.js">'
+        '</script>')

@@ -23,13 +23,23 @@ import torch
 from benchmark_utils.reporting import results
 
 ROOT = Path(__file__).resolve().parents[2]
-# The user's command, as benchopt's main process saw it: its joblib or
-# SLURM workers inherit it instead of recording their own command lines.
-os.environ.setdefault("INNAPROP_COMMAND_LINE",
-                      " ".join(shlex.quote(a) for a in sys.argv))
+COMMAND_LINE = "INNAPROP_COMMAND_LINE"
 PACKAGES = ("torch", "torchvision", "triton", "benchopt", "innaprop",
             "schedulefree", "pytorch-optimizer", "transformers", "peft")
 PREFIX = "provenance_"
+
+
+def record_command_line():
+    """Keep this process's command line for the results, unless a parent
+    process already did: benchopt's joblib or SLURM workers inherit the
+    user's command (the objective calls this in benchopt's main process)."""
+    os.environ.setdefault(COMMAND_LINE,
+                          " ".join(shlex.quote(a) for a in sys.argv))
+
+
+def command_line():
+    return os.environ.get(COMMAND_LINE) or " ".join(
+        shlex.quote(a) for a in sys.argv)
 
 
 def _version(name):
@@ -55,13 +65,13 @@ def static():
     if commit is not None:
         dirty = "yes" if _git("status", "--porcelain") else "no"
     else:
-        from benchmark_utils.training.resume import _code_version
-        commit, dirty = f"no git; code {_code_version(None)}", "unknown"
+        from benchmark_utils.training.identity import code_files_version
+        commit, dirty = f"no git; code {code_files_version(None)}", "unknown"
     info = dict(commit=commit, dirty=dirty,
                 python=platform.python_version(),
                 cuda=str(torch.version.cuda),
                 cudnn=str(torch.backends.cudnn.version()),
-                command=os.environ["INNAPROP_COMMAND_LINE"])
+                command=command_line())
     info.update({f"version_{p.replace('-', '_')}": _version(p)
                  for p in PACKAGES})
     return info

@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:      # run as a script from elsewhere
     sys.path.insert(0, str(ROOT))
 
+from benchmark_utils.bench.pages import RunPages  # noqa: E402
 from benchmark_utils.reporting import profiles, provenance  # noqa: E402
+from benchmark_utils.reporting.html import document  # noqa: E402
 from benchmark_utils.reporting.pages import make_offline, write_assets  # noqa
 from benchmark_utils.reporting.results import short_names, solver_base  # noqa
 
@@ -101,11 +103,6 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
                title="INNAprop benchmark results"):
     """Write the site for ``result_files`` into ``output``; returns the
     path of its index.html."""
-    from benchopt.benchmark import Benchmark
-    from benchopt.plotting import generate_html
-    from benchopt.results import read_results
-    from benchopt.results.parquet import get_metadata
-
     result_files = [Path(f).resolve() for f in result_files]
     if not result_files:
         raise ValueError("No results file to publish: pass .parquet files "
@@ -123,17 +120,13 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
                              "site keeps one page per file name.")
         names[f.name] = f
 
-    benchmark = Benchmark(benchmark_dir)
+    pages = RunPages(benchmark_dir)
     out = Path(output)
-    (out / generate_html.OUTPUTS).mkdir(parents=True, exist_ok=True)
+    (out / pages.outputs).mkdir(parents=True, exist_ok=True)
     write_assets(out / "assets")
     (out / ".nojekyll").touch()    # GitHub Pages: serve the files as they are
 
-    # benchopt's own renderer; this benchmark's plots/ may have wrapped it to
-    # inline the assets, but the site shares one copy of them in assets/.
-    render = generate_html.render_all_results
-    render = getattr(render, "__wrapped__", render)
-    objective = benchmark.get_benchmark_objective().name
+    objective = pages.objective_name
     runs, skipped = [], []
     for f in result_files:
         why = _unpublishable(f, objective)
@@ -142,30 +135,25 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
                           SiteWarning, stacklevel=2)
             skipped.append((f.name, why))
             continue
-        # The plot settings as `benchopt plot` would use them: config.yml
-        # over those saved in the file.
-        config = benchmark.get_plot_config(default_config=get_metadata(f))
-        data = out / generate_html.OUTPUTS / f.name
+        data = out / pages.outputs / f.name
         shutil.copyfile(f, data)
-        df = read_results(data)
+        df = pages.read(data)
         df.to_csv(data.with_suffix(".csv"), index=False)
         # The page's "Download data" link is the copy's path relative to
         # the site.
-        [result] = generate_html.get_results([data], out, benchmark, config)
-        result["page"] = quote(f"{f.stem}.html")
-        [page] = render([result], benchmark, home="index.html")
-        page_path = out / unquote(result["page"])
+        link = quote(f"{f.stem}.html")
+        page, fname = pages.render(f, data, out, link)
+        page_path = out / unquote(link)
         page_path.write_text(make_offline(page, assets_url="assets"),
                              encoding="utf-8")
-        runs.append(dict(describe_run(df), name=f.stem, page=result["page"],
-                         parquet=quote(result["fname"]),
-                         csv=quote(str(Path(result["fname"])
-                                       .with_suffix(".csv")))))
+        runs.append(dict(describe_run(df), name=f.stem, page=link,
+                         parquet=quote(fname),
+                         csv=quote(str(Path(fname).with_suffix(".csv")))))
         print(f"  {f} -> {page_path}")
     runs.sort(key=lambda r: r["sort_date"], reverse=True)
     # Two workloads or more: the performance profiles across them.
-    frames = {r["name"]: read_results(out / generate_html.OUTPUTS /
-                                      f"{r['name']}.parquet") for r in runs}
+    frames = {r["name"]: pages.read(out / pages.outputs /
+                                    f"{r['name']}.parquet") for r in runs}
     n_workloads = len({k for df in frames.values() for k in
                        zip(df["dataset_name"], df["objective_name"])})
     profile_link = None
@@ -222,28 +210,7 @@ def render_index(runs, title, skipped=(), profile_link=None):
                        for name, why in skipped)
     if left_out:
         left_out = f'<p class="sub">Left out:</p><ul>{left_out}</ul>'
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)}</title>
-<style>
-  body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto,
-         "Helvetica Neue", Arial, sans-serif; margin: 2rem; color: #1f2937; }}
-  h1 {{ font-size: 1.6rem; margin-bottom: .2rem; }}
-  p.sub {{ color: #6b7280; margin-top: 0; }}
-  table {{ border-collapse: collapse; width: 100%; font-size: .9rem; }}
-  th, td {{ text-align: left; vertical-align: top; padding: .5rem .7rem;
-           border-bottom: 1px solid #e5e7eb; }}
-  th {{ background: #2563eb; color: white; font-weight: 600; }}
-  tr:hover td {{ background: #f3f4f6; }}
-  td.num {{ text-align: right; }}
-  a {{ color: #1d4ed8; }}
-</style>
-</head>
-<body>
-<h1>{e(title)}</h1>
+    body = f"""<h1>{e(title)}</h1>
 <p class="sub">{len(runs)} run{'s' * (len(runs) != 1)}. Each page is
 interactive and works offline; the raw results are downloadable.</p>
 {f'<p><a href="{e(profile_link)}">Performance profiles and leaderboard '
@@ -260,10 +227,8 @@ interactive and works offline; the raw results are downloadable.</p>
 </table>
 {left_out}
 <p class="sub">Built on {built} with
-<code>python -m benchmark_utils.reporting.site</code>.</p>
-</body>
-</html>
-"""
+<code>python -m benchmark_utils.reporting.site</code>.</p>"""
+    return document(title, body)
 
 
 def main(argv=None):

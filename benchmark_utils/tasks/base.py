@@ -38,7 +38,7 @@ class Task(ABC):
     Attributes:
         recipe: the experiment's ``Recipe`` (training/recipe.py).
         sample_unit: what the throughput counts ("samples" or "tokens").
-        source: where the data came from (data/source.py), part of a run's
+        source: where the data came from (training/identity.py), part of a run's
             identity; "" for data shipped with a package.
     """
     recipe = None

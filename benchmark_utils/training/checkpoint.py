@@ -115,7 +115,7 @@ class CheckpointStore:
                 f"solver, seed and code: {self.fields.get('solver')}, "
                 f"repetition {self.fields.get('repetition')}) and holds "
                 f"{self.dir / 'run.lock'}. Wait for it to finish (rerun "
-                "then: its results come from benchopt's cache), or run with "
+                "then: benchopt's cache holds its results), or run with "
                 "INNAPROP_CHECKPOINTS=0.") from None
         self._lock = lock
 

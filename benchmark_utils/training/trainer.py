@@ -1,7 +1,8 @@
 """The one training loop, shared by every solver.
 
-A solver only says how to build its optimizer (and, for methods that need
-extra passes such as Sophia, what to do after a step). Everything else here is
+A method (method.py) only says how to build its optimizer, its lr and
+weight decay, and, for algorithms that need them, its hooks (Sophia's extra
+pass after a step, Schedule-Free's evaluation point). Everything else here is
 identical for every solver: model initialisation, data order, recipe (batch
 size, budget, weight decay, schedule, clipping, precision), divergence
 handling, checkpoints (``state_dict``) and data parallelism.
@@ -13,18 +14,17 @@ behind the training metrics are added up across processes at the end of each
 stage.
 """
 import contextlib
-import inspect
 import math
 import os
 import random
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 from benchmark_utils.training import parallel
+from benchmark_utils.training.method import RunInfo
 from benchmark_utils.training.parallel import synchronize
 from benchmark_utils.training.progress import Progress
 from benchmark_utils.training.recipe import lr_factor
@@ -54,53 +54,30 @@ def param_groups(model, weight_decay, decay_1d_params=True):
     return [g for g in groups if g["params"]]
 
 
-@dataclass
-class RunInfo:
-    """What a solver's make_optimizer may need beyond the parameter
-    groups."""
-    model: torch.nn.Module
-    named_parameters: dict      # name -> parameter
-    total_steps: int            # optimizer steps of the whole run
-
-
 class Trainer:
     """Trains ``task``'s model with one optimizer, one evaluation stage at a
     time.
 
     Args:
         task: a ``Task`` (tasks/base.py): data, model, loss and recipe.
-        make_optimizer: callable(param_groups, lr, weight_decay) -> Optimizer.
+        method: a ``Method`` (method.py): how to build the optimizer, the
+            run's lr and weight decay, and the algorithm's hooks.
         seed: seeds the model initialisation and the data order; the same
             seed gives every solver the same start and the same batches.
-        lr, weight_decay: the run's values (the recipe's unless overridden).
-        after_step: optional callable(trainer, batches) run after each
-            optimizer step with the step's micro-batches, inside the timed
-            region (Sophia's Hessian refresh).
-        evaluation_mode: optional callable(trainer, on) run when an
-            evaluation (and its checkpoint) begins (on=True) and when
-            training resumes (on=False), outside the timed region
-            (Schedule-Free's optimizer.eval() and .train()).
-        bn_recalibration: batches of training data over which batch-norm
-            statistics are recomputed when an evaluation begins (0: none).
-        schedule: False keeps the learning rate constant (methods that
-            schedule themselves, such as Schedule-Free).
+        data_parallel: False trains in this process alone even inside a
+            process group (rank 0's check of a method before its workers
+            build theirs).
 
-    ``make_optimizer`` may take a keyword ``run``: it then also receives a
-    ``RunInfo`` (the model, its named parameters, the run's total number
-    of optimizer steps), for methods that split the parameters (Muon) or
-    set constants from the run's length (AdEMAMix).
+    What a method's hooks may use: ``step``, ``optimizer``, ``recipe`` and
+    ``backward`` (an extra forward and backward pass over batches).
     """
 
-    def __init__(self, task, make_optimizer, seed, lr, weight_decay,
-                 after_step=None, evaluation_mode=None, bn_recalibration=0,
-                 schedule=True):
+    def __init__(self, task, method, seed, data_parallel=True):
         self.task = task
         self.recipe = recipe = task.recipe
         self.device = task.device
-        self.after_step = after_step
-        self.evaluation_mode = evaluation_mode
-        self.bn_recalibration = bn_recalibration
-        self.shard = parallel.shard()
+        self.method = method
+        self.shard = parallel.shard() if data_parallel else None
 
         if recipe.deterministic:
             # cuBLAS needs this workspace setting before its first call.
@@ -130,17 +107,16 @@ class Trainer:
         self.total_steps = (recipe.max_steps
                             or recipe.epochs * self.steps_per_epoch)
 
-        groups = param_groups(model, weight_decay, recipe.decay_1d_params)
-        extra = {}
-        if "run" in inspect.signature(make_optimizer).parameters:
-            extra["run"] = RunInfo(model, dict(model.named_parameters()),
-                                   self.total_steps)
-        self.optimizer = make_optimizer(groups, lr, weight_decay, **extra)
+        groups = param_groups(model, method.weight_decay,
+                              recipe.decay_1d_params)
+        self.optimizer = method.make_optimizer(
+            groups, method.lr, method.weight_decay,
+            RunInfo(model, dict(model.named_parameters()), self.total_steps))
 
         total = (recipe.epochs if recipe.schedule_unit == "epoch"
                  else self.total_steps)
         self.scheduler = LambdaLR(self.optimizer, lambda k: lr_factor(
-            recipe.schedule if schedule else "constant", k, total,
+            recipe.schedule if method.schedule else "constant", k, total,
             recipe.warmup, recipe.min_lr_ratio))
 
         self.scaler = torch.amp.GradScaler(
@@ -178,6 +154,11 @@ class Trainer:
             budget_done=self.budget_done, seen=self.seen,
             train_time=self.train_time, running=running,
             optimizer_metrics=getattr(self.optimizer, "metrics", dict)())
+
+    def evaluate(self, running=None):
+        """The task's metrics of the current model (``running``: the
+        training sums of the last stage, or None for a full pass)."""
+        return self.task.evaluate(self.model, running)
 
     # -- training ----------------------------------------------------------
     def train_stage(self):
@@ -268,8 +249,8 @@ class Trainer:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        if self.after_step is not None:
-            self.after_step(self, seen)
+        if self.method.after_step is not None:
+            self.method.after_step(self, seen)
         if self.recipe.schedule_unit == "step":
             self.scheduler.step()
         # A host sync per step is free on CPU; on GPU check every 25 steps.
@@ -278,14 +259,34 @@ class Trainer:
                                    or self.step % 25 == 0):
             self._check_finite()
 
+    def backward_sampled(self, batches):
+        """An extra forward and backward pass over a step's micro-batches
+        with labels sampled from the model's own predictions (the task's
+        ``sampled_loss``): the mean over the micro-batches, under the
+        recipe's autocast, gradients reduced once across processes (with
+        the last one), then clipped as the recipe clips. Returns the number
+        of labels the mean runs over, in all processes. For methods' hooks:
+        Sophia's Gauss-Newton-Bartlett Hessian refresh."""
+        n = len(batches)
+        for i, batch in enumerate(batches):
+            with self.gradient_sync(last=i == n - 1):
+                with self.autocast():
+                    loss = self.task.sampled_loss(self.forward_model, batch)
+                (loss / n).backward()
+        if self.recipe.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                           self.recipe.grad_clip)
+        labels = sum(batch[1].numel() for batch in batches)
+        return labels * (self.shard[1] if self.shard is not None else 1)
+
     def set_evaluation_mode(self, on):
         """Enter (on=True) or leave the state in which the model is
         evaluated and checkpointed: the solver's evaluation_mode hook, then
         the batch-norm recalibration when entering. Untimed."""
-        if self.evaluation_mode is not None:
-            self.evaluation_mode(self, on)
-        if on and self.bn_recalibration:
-            self.recalibrate_batch_norm(self.bn_recalibration)
+        if self.method.evaluation_mode is not None:
+            self.method.evaluation_mode(self, on)
+        if on and self.method.bn_recalibration:
+            self.recalibrate_batch_norm(self.method.bn_recalibration)
 
     @torch.no_grad()
     def recalibrate_batch_norm(self, n_batches):

@@ -1,21 +1,26 @@
-"""The worker command protocol of data-parallel runs.
+"""Replication of data-parallel runs: every call on the trainer runs on
+every process.
 
-Rank 0 is the benchopt process: it alone reports to benchopt. The other ranks
-follow its commands in lockstep:
+Rank 0 is the benchopt process: it alone reports to benchopt. It drives a
+``ReplicatedTrainer``, which has the trainer's interface: each call is
+broadcast to the other ranks, which run it on their own trainer in
+lockstep, then runs here. Alone (one process), it is the trainer. The
+messages:
 
-    setup       build the same trainer (same task, solver, seed)
+    setup       build the same trainer (same task, method, seed)
     warm_up     run the untimed warm-up on a throwaway trainer
-    train       run one training stage (DDP all-reduces the gradients)
-    evaluation_mode   enter or leave the evaluated state (Schedule-Free)
-    evaluate    evaluate a shard of the data (metrics summed across ranks)
+    call        run one of the trainer's methods (train_stage,
+                set_evaluation_mode, evaluate) with the same arguments
     load        restore a checkpoint (read and verified like rank 0's)
     exit        leave
+
+Nothing outside this module sends them.
 
 Two ways to start the other ranks:
 - from the solver, on one node: INNAPROP_NPROC=8 benchopt run ... spawns 7
   worker processes the first time a trainer is built;
 - under torchrun (one or several nodes):
-  torchrun --nproc_per_node=8 -m benchmark_utils.training.launch run . --config ...
+  torchrun --nproc_per_node=8 -m benchmark_utils.bench.launch run . --config ...
   where rank 0 runs benchopt and the others run ``worker_loop``.
 
 This module sits above the trainer; parallel.py holds the primitives both use.
@@ -68,9 +73,14 @@ def spawn_workers(n_procs, device):
     parallel.announce(device)
 
 
+def stop_workers():
+    """Rank 0: let the other ranks leave (torchrun's end of a run)."""
+    command("exit")
+
+
 def _shutdown(procs):
     try:
-        command("exit")
+        stop_workers()
     finally:
         for p in procs:
             p.join(timeout=30)
@@ -82,7 +92,7 @@ def _worker_main(rank_, world, init_method, device):
 
 
 def command(name, payload=None):
-    """Rank 0: tell the other ranks what to do next."""
+    """Rank 0: tell the other ranks what to do next (this module's own)."""
     if parallel.is_distributed() and parallel.rank() == 0:
         dist.broadcast_object_list([(name, payload)], src=0,
                                    group=parallel.command_group())
@@ -95,9 +105,51 @@ def _receive():
 
 
 def _trainer(payload):
-    task, make_optimizer, kwargs = payload
+    task, method, seed = payload
     task = task.to(parallel.local_device(task.device))
-    return Trainer(task, make_optimizer, **kwargs)
+    return Trainer(task, method, seed)
+
+
+class ReplicatedTrainer:
+    """A trainer whose calls run on every process: broadcast to the other
+    ranks, then run on this one. Reads (``step``, ``model``, ``finished``,
+    ``progress()``...) are this process's trainer's."""
+
+    # The calls that change a trainer, or need every process (evaluation
+    # sums the shards' metrics across ranks).
+    REPLICATED = ("train_stage", "set_evaluation_mode", "evaluate")
+
+    def __init__(self, task, method, seed):
+        if parallel.is_distributed():
+            # Fail here, alone, on what this process would refuse (invalid
+            # hyperparameters): the workers must not build a trainer that
+            # rank 0 will not.
+            Trainer(task, method, seed, data_parallel=False)
+        command("setup", (task, method, seed))
+        self.local = Trainer(task, method, seed)
+
+    def __getattr__(self, name):
+        if name in self.REPLICATED:
+            return self._replicated(name)
+        return getattr(self.local, name)
+
+    def _replicated(self, name):
+        def call(*args):
+            command("call", (name, args))
+            return getattr(self.local, name)(*args)
+        return call
+
+    def restore(self, state, path):
+        """Load a checkpoint's trainer ``state`` here, read from ``path``;
+        the other ranks read and verify the same file."""
+        command("load", str(path))
+        self.local.load_state_dict(state)
+
+    @staticmethod
+    def warm_up(task, method, seed):
+        """The untimed warm-up, on a throwaway trainer in every process."""
+        command("warm_up", (task, method, seed))
+        Trainer(task, method, seed).warm_up()
 
 
 def worker_loop():
@@ -124,12 +176,11 @@ def _execute(name, payload, trainer):
         return _trainer(payload)
     if name == "warm_up":
         _trainer(payload).warm_up()
-    elif name == "train":
-        trainer.train_stage()
-    elif name == "evaluation_mode":
-        trainer.set_evaluation_mode(payload)
-    elif name == "evaluate":
-        trainer.task.evaluate(trainer.model, payload)
+    elif name == "call":
+        method, args = payload
+        if method not in ReplicatedTrainer.REPLICATED:
+            raise RuntimeError(f"Unknown trainer call {method!r}")
+        getattr(trainer, method)(*args)
     elif name == "load":
         trainer.load_state_dict(read_checkpoint(Path(payload))["trainer"])
     else:

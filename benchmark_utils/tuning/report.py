@@ -2,13 +2,13 @@
 values and the confirmed results (95% Student-t intervals, Welch tests
 against the baseline, time to the target), as Markdown and as one offline
 HTML page with the confirmed curves."""
-import html
 import json
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from benchmark_utils.reporting import html
 from benchmark_utils.reporting.results import (
     final_metrics, higher_is_better, mean_curve, per_seed_to_target,
     significance, solver_base, t_interval, target_table)
@@ -134,11 +134,7 @@ def html_page(result):
     study, confirm = result["study"], result["confirm"]
     choice, head, confirmed, target, reach = tables(result)
 
-    def table(header, rows):
-        th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>"
-                                       for c in r) + "</tr>" for r in rows)
-        return f"<table><tr>{th}</tr>{trs}</table>"
+    table = html.table
     figures = []
     for column in ("objective_val_loss", "objective_test_acc"):
         if column not in confirm:
@@ -174,9 +170,5 @@ def html_page(result):
     if reach is not None:
         body += [f"<h2>Target {study['select'].removeprefix('objective_')}"
                  f" = {target:.4g}</h2>", table(REACH_HEAD, reach)]
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:"
-             "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:"
-             "4px 8px;font-size:13px}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Study "
-            f"{html.escape(study['name'])}</title><style>{style}</style>"
-            f"</head><body>{''.join(body)}{''.join(figures)}</body></html>")
+    return html.document(f"Study {study['name']}",
+                         "".join(body) + "".join(figures))

@@ -211,7 +211,7 @@ def reused_lr_wd(study, base_params):
              if k in base_params}
     fixed = {}
     for name, cls in study["classes"].items():
-        scales = dict(lr=cls.lr_scale, weight_decay=cls.weight_decay_scale)
+        scales = dict(lr=cls.scale.lr, weight_decay=cls.scale.weight_decay)
         fixed[name] = {k: float(f"{v * scales[k]:.4g}")
                        for k, v in lr_wd.items() if k in cls.parameters}
     return fixed

@@ -1,6 +1,6 @@
 """Run benchopt under torchrun, one process per GPU, on one node or several:
 
-    torchrun --nproc_per_node=8 -m benchmark_utils.training.launch run . --config configs/imagenet_resnet50.yml
+    torchrun --nproc_per_node=8 -m benchmark_utils.bench.launch run . --config configs/imagenet_resnet50.yml
 
 Rank 0 runs benchopt (the arguments are benchopt's) and alone reports
 results; the other ranks follow its commands (workers.worker_loop). Run it
@@ -25,7 +25,7 @@ def main():
         benchopt.main(args=sys.argv[1:], prog_name="benchopt",
                       standalone_mode=False)
     finally:
-        workers.command("exit")
+        workers.stop_workers()
 
 
 if __name__ == "__main__":

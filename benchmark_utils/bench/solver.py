@@ -1,31 +1,35 @@
-"""benchopt glue: the base class of every solver plugin.
+"""benchopt's solver: the base class of every solver plugin.
 
-A solver plugin is a small file:
+A solver plugin is a small file: its name, its parameters, its search
+space, its scale rule and how it builds its optimizer.
 
     from innaprop import INNAprop
-    from benchmark_utils.training.solver import TrainingSolver
+    from benchmark_utils.bench.solver import TrainingSolver
 
     class Solver(TrainingSolver):
         name = "innaprop"
         parameters = {"alpha": [0.1], "beta": [0.9], "lr": [None],
                       "weight_decay": [None]}
 
-        def make_optimizer(self, params, lr, weight_decay):
+        def make_optimizer(self, params, lr, weight_decay, run):
             return INNAprop(params, lr=lr, alpha=self.alpha, beta=self.beta,
                             weight_decay=weight_decay)
 
-``lr`` and ``weight_decay`` left to None take the dataset's recipe. The
-stopping rule (the recipe's budget) is the objective's; checkpoints and
-resume are resume.py's.
+``lr`` and ``weight_decay`` left to None take the dataset's recipe through
+the solver's ``scale`` (training/method.py). An algorithm that needs hooks
+(Sophia's extra pass, Schedule-Free's evaluation point) returns them from
+``method``. The training loop is training/trainer.py's, replicated over
+data-parallel processes by training/workers.py; the stopping rule is the
+objective's; checkpoints and resume are bench/resume.py's.
 """
 import sys
 import time
 
 from benchopt import BaseSolver
 
+from benchmark_utils.bench.resume import RunCheckpoints, restart_clock
 from benchmark_utils.training import checks, parallel, sharing, workers
-from benchmark_utils.training.resume import RunCheckpoints, restart_clock
-from benchmark_utils.training.trainer import Trainer, param_groups
+from benchmark_utils.training.method import Method, Scale
 
 
 class TrainingSolver(BaseSolver):
@@ -34,33 +38,22 @@ class TrainingSolver(BaseSolver):
     sampling_strategy = "callback"
     requirements = ["pip::torch"]
 
-    # Where an algorithm steps on another scale than AdamW (whose tuned
-    # values the recipe holds), the factors applied to the recipe's lr and
-    # weight decay when the solver's own are left to None.
-    lr_scale = 1.0
-    weight_decay_scale = 1.0
+    # How lr and weight decay left to None follow the recipe's (AdamW's
+    # tuned values), and where that rule comes from.
+    scale = Scale()
 
-    # Solvers whose algorithm needs extra passes (Sophia) override this with
-    # a method (trainer, batches) -> None, run after every optimizer step
-    # with the step's micro-batches.
-    after_step = None
-
-    # Solvers whose optimizer evaluates other weights than it trains
-    # (Schedule-Free) override this with a method (trainer, on) -> None,
-    # run when an evaluation and its checkpoint begin (on=True) and when
-    # training goes on (on=False), outside the timed region.
-    evaluation_mode = None
-    # Batches over which batch-norm statistics are recomputed at each
-    # evaluation, after evaluation_mode (untimed); 0: none.
-    bn_recalibration = 0
-    # False: the method sets its own step sizes (Schedule-Free: no schedule;
-    # Prodigy: no recipe lr, its lr parameter is a multiplier).
-    uses_schedule = True
-    uses_recipe_lr = True
-
-    def make_optimizer(self, params, lr, weight_decay):
-        """Return a torch.optim.Optimizer over ``params`` (param groups)."""
+    def make_optimizer(self, params, lr, weight_decay, run):
+        """A torch.optim.Optimizer over ``params`` (parameter groups, with
+        their own ``weight_decay`` where the recipe exempts biases and
+        norms); ``run`` is a RunInfo (the model, its named parameters and
+        the run's number of optimizer steps)."""
         raise NotImplementedError
+
+    def method(self, lr, weight_decay):
+        """What the trainer runs. Solvers whose algorithm needs hooks
+        return them here (``Method``'s fields: after_step,
+        evaluation_mode, bn_recalibration, schedule)."""
+        return Method(self.make_optimizer, lr, weight_decay)
 
     def check_parameters(self):
         """Raise on parameters outside the method's domain, before any
@@ -73,59 +66,32 @@ class TrainingSolver(BaseSolver):
     def set_objective(self, task, seed):
         self.task, self.seed = task, seed
         self.check_parameters()
-        recipe = task.recipe
-        lr = getattr(self, "lr", None)
-        wd = getattr(self, "weight_decay", None)
-        if lr is None and not self.uses_recipe_lr:
-            raise ValueError(f"{self.name} does not take the recipe's "
-                             "learning rate: give its lr.")
-        self.run_lr = (recipe.lr * self.lr_scale if lr is None
-                       else float(lr))
-        self.run_weight_decay = (
-            recipe.weight_decay * self.weight_decay_scale if wd is None
-            else float(wd))
+        lr, weight_decay = self.scale.resolve(
+            task.recipe, getattr(self, "lr", None),
+            getattr(self, "weight_decay", None), name=self.name)
+        self.run_method = self.method(lr, weight_decay)
         # Build once here so that invalid hyperparameters fail before any
         # training, with the optimizer's own message.
         self._new_trainer()
 
-    def _trainer_spec(self):
-        """What every process needs to build this run's trainer."""
-        return (self.task, self.make_optimizer,
-                dict(seed=self.seed, lr=self.run_lr,
-                     weight_decay=self.run_weight_decay,
-                     after_step=self.after_step,
-                     evaluation_mode=self.evaluation_mode,
-                     bn_recalibration=self.bn_recalibration,
-                     schedule=self.uses_schedule))
-
     def _new_trainer(self):
         n_procs = parallel.requested_processes()
-        task, make_optimizer, kwargs = spec = self._trainer_spec()
         if n_procs > 1:
             workers.spawn_workers(n_procs, self.task.device)
-            # Fail here, alone, on invalid hyperparameters: the workers
-            # must not build a trainer that rank 0 will not.
-            make_optimizer(param_groups(task.build_model(),
-                                        kwargs["weight_decay"]),
-                           kwargs["lr"], kwargs["weight_decay"])
-        workers.command("setup", spec)
-        self.trainer = Trainer(task, make_optimizer, **kwargs)
+        self.trainer = workers.ReplicatedTrainer(self.task, self.run_method,
+                                                 self.seed)
 
     def warm_up(self):
         # Untimed, once per solver: compile the model (and any compiled
         # optimizer kernels), autotune cuDNN, initialise CUDA, on a throwaway
         # trainer so that the measured run starts from the same fresh state.
         # On the CPU too: the first solver of a process otherwise pays the
-        # lazy start of torch's kernels and thread pools in its timed region
-        # (measured: AdamW, run first, 1.8 s to a digits target against
-        # 0.3 s for the solvers after it).
+        # lazy start of torch's kernels and thread pools in its timed region.
         start = time.perf_counter()
-        task, make_optimizer, kwargs = spec = self._trainer_spec()
-        workers.command("warm_up", spec)
-        Trainer(task, make_optimizer, **kwargs).warm_up()
+        workers.ReplicatedTrainer.warm_up(self.task, self.run_method,
+                                          self.seed)
         self.warm_up_time = time.perf_counter() - start
-        # Said on the CPU too when it is long: the fused INNAprop step's
-        # first build there takes 15-20 s.
+        # Said on the CPU too when it is long (a kernel's first build).
         if self.task.device.type == "cuda" or self.task.recipe.compile \
                 or self.warm_up_time >= 2.0:
             print(f"\n{self}: warm-up (compilation, autotuning, kernel "
@@ -164,7 +130,6 @@ class TrainingSolver(BaseSolver):
                     break
                 self._evaluation_mode(False)
                 restart_clock(callback)
-                workers.command("train")
                 trainer.train_stage()
             if trainer.diverged:
                 print(f"\n{self} diverged at step {trainer.step} (non-finite "
@@ -175,9 +140,9 @@ class TrainingSolver(BaseSolver):
     def _evaluation_mode(self, on):
         """Into (or out of) the state the model is evaluated in, on every
         process; untimed (benchopt's clock stops in get_result)."""
-        if self.evaluation_mode is None and not self.bn_recalibration:
+        method = self.run_method
+        if method.evaluation_mode is None and not method.bn_recalibration:
             return
-        workers.command("evaluation_mode", on)
         self.trainer.set_evaluation_mode(on)
 
     def get_result(self):
@@ -186,7 +151,7 @@ class TrainingSolver(BaseSolver):
         progress = self.trainer.progress()
         share = getattr(self, "share", None)
         progress.device_runs = share.stage_runs() if share else 1
-        return dict(model=self.trainer.model, progress=progress)
+        return dict(evaluate=self.trainer.evaluate, progress=progress)
 
     def get_next(self, stop_val):
         # Evaluate at every stage: once per eval_every epochs or steps.

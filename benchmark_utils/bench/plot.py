@@ -5,16 +5,13 @@ benchopt builds a page by asking each chart for every combination of its
 options, metadata then data, on the same results frame: ``ResultPlot.cached``
 computes what does not depend on the other options once per frame.
 
-Importing this module makes benchopt's pages render offline
-(pages.install(), once per process): benchopt imports every file of plots/
-before it writes a page, and each chart derives from ``ResultPlot``.
+benchopt instantiates every chart before it writes a page: ``ResultPlot``
+then installs the offline pages (bench/pages.py), once per process.
 """
 from benchopt import BasePlot
 
-from benchmark_utils.reporting import pages
+from benchmark_utils.bench import pages
 from benchmark_utils.reporting.results import higher_is_better
-
-pages.install()
 
 
 def select(df, dataset, objective):
@@ -30,6 +27,11 @@ def fmt(value, column):
 
 class ResultPlot(BasePlot):
     """Base class of the benchmark's charts."""
+
+    def __init__(self):
+        # benchopt instantiates the charts (Benchmark.get_plots) before it
+        # renders a page: the page it renders loads nothing remote.
+        pages.install()
 
     def cached(self, df, key, compute):
         """``compute()`` once per results frame and ``key``. Keeping a
