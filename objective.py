@@ -2,14 +2,18 @@ from functools import partial
 
 from benchopt import BaseObjective
 
+from benchmark_utils.bench import runner
+from benchmark_utils.bench.dataset import MISSING
 from benchmark_utils.bench.stopping import TrainingBudgetCriterion
 from benchmark_utils.reporting import provenance
 from benchmark_utils.training import checks, parallel
 from benchmark_utils.training.progress import Progress
 
-# The user's command, recorded in benchopt's main process (which imports
-# this file first) for its workers to inherit.
+# benchopt's main process imports this file before it runs anything: the
+# user's command is recorded there for its workers to inherit, and a run
+# keeps what finished when a later one fails or is interrupted.
 provenance.record_command_line()
+runner.install()
 
 
 class Objective(BaseObjective):
@@ -33,6 +37,13 @@ class Objective(BaseObjective):
     # Every solver inherits it: stop at the recipe's budget, never on slow
     # progress.
     stopping_criterion = TrainingBudgetCriterion()
+
+    def skip(self, task=None, **data):
+        # A dataset whose files are absent (bench/dataset.py): skipped, with
+        # what is missing and how to provide it.
+        if MISSING in data:
+            return True, data[MISSING]
+        return False, None
 
     def set_data(self, task):
         checks.one_of("train_metrics", self.train_metrics, ("running", "full"))

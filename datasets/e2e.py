@@ -2,6 +2,7 @@ from functools import partial
 
 from benchopt.config import get_data_path
 
+from benchmark_utils.data.download import DataNotFound
 from benchmark_utils.data.e2e import encode_example, load_e2e
 from benchmark_utils.data.loaders import subset_indices
 from benchmark_utils.bench.dataset import LocalDataset
@@ -46,9 +47,20 @@ class Dataset(LocalDataset):
     def get_data(self):
         checks.positive_int("lora_rank", self.lora_rank)
         checks.positive_int("max_length", self.max_length)
-        config, state, tokenizer = load_gpt2(self.model,
-                                             get_data_path("gpt2"))
-        raw = load_e2e(self.data_root())
+        # Both looked for before either is reported: a user offline learns
+        # at once everything to copy.
+        missing = []
+        try:
+            config, state, tokenizer = load_gpt2(self.model,
+                                                 get_data_path("gpt2"))
+        except DataNotFound as e:
+            missing.append(str(e))
+        try:
+            raw = load_e2e(self.data_root())
+        except DataNotFound as e:
+            missing.append(str(e))
+        if missing:
+            raise DataNotFound(" ".join(missing))
         keep = subset_indices(len(raw["train"]), self.n_train)
         if keep is not None:
             raw["train"] = [raw["train"][i] for i in keep.tolist()]

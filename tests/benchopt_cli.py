@@ -25,10 +25,10 @@ def copy_benchmark(dest):
     return dest
 
 
-def benchopt(*args, cwd, raise_on_error=True, timeout=600):
+def benchopt(*args, cwd, raise_on_error=True, timeout=600, env=None):
     # `benchopt test` runs the `python` found on PATH: make it this one.
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
-    env = dict(os.environ, INNAPROP_DEVICE="cpu", PATH=path)
+    env = dict(os.environ, INNAPROP_DEVICE="cpu", PATH=path, **(env or {}))
     env.pop("BENCHOPT_RAISE_ON_ERROR", None)
     if raise_on_error:
         env["BENCHOPT_RAISE_ON_ERROR"] = "1"

@@ -18,7 +18,7 @@ from benchmark_utils.models.hf_gpt2 import (HUB_NAMES, build_lora_gpt2,  # noqa:
                                             load_gpt2)
 from benchmark_utils.tasks.finetune import FineTuneTask, collate  # noqa: E402
 from benchmark_utils.training.recipe import Recipe  # noqa: E402
-from benchmark_utils.training.method import Method
+from benchmark_utils.training.method import Method  # noqa: E402
 from benchmark_utils.training.trainer import Trainer  # noqa: E402
 
 NAMES = ["The Vaults", "The Eagle", "Blue Spice", "Cotto", "Zizzi"]

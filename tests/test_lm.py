@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from benchmark_utils.data.download import DataNotFound
 from benchmark_utils.models.gpt import GPT, GPTConfig, GPT_SIZES, build_gpt
 from benchmark_utils.data.tokens import (WindowLoader, byte_tokens,
                                          check_prepared, prepare_openwebtext,
@@ -205,7 +206,8 @@ def test_writer_rejects_bad_input(tmp_path):
 
 
 def test_unprepared_openwebtext_says_what_to_run(tmp_path):
-    with pytest.raises(FileNotFoundError) as info:
+    # DataNotFound: the run skips openwebtext with this message.
+    with pytest.raises(DataNotFound) as info:
         check_prepared(tmp_path / "nowhere")
     msg = str(info.value)
     assert "benchopt prepare . -d openwebtext" in msg

@@ -28,8 +28,13 @@ import time
 from benchopt import BaseSolver
 
 from benchmark_utils.bench.resume import RunCheckpoints, restart_clock
-from benchmark_utils.training import checks, parallel, sharing, workers
+from benchmark_utils.training import (checks, identity, parallel, sharing,
+                                      workers)
 from benchmark_utils.training.method import Method, Scale
+from benchmark_utils.training.progress import status_line
+
+# A run longer than this prints where it stands at each evaluation.
+PROGRESS_AFTER = 60.0
 
 
 class TrainingSolver(BaseSolver):
@@ -54,6 +59,16 @@ class TrainingSolver(BaseSolver):
         return them here (``Method``'s fields: after_step,
         evaluation_mode, bn_recalibration, schedule)."""
         return Method(self.make_optimizer, lr, weight_decay)
+
+    def _get_state(self):
+        # benchopt's result cache keys on the solver's parameters, its
+        # file, and what this returns: the code the run executes (shared
+        # code, the optimizers, datasets, objective), so that an edit of
+        # any of it never serves the old code's results.
+        return {"code": identity.code_version(type(self))}
+
+    def __setstate__(self, state):
+        pass   # recomputed where it is needed
 
     def check_parameters(self):
         """Raise on parameters outside the method's domain, before any
@@ -109,6 +124,7 @@ class TrainingSolver(BaseSolver):
         # (sharing.py); each evaluation records how many there were.
         self.share = sharing.DeviceShare(self.task.device)
         self.share.start()
+        self.run_start = time.perf_counter()
         try:
             self._run(callback)
         finally:
@@ -151,7 +167,27 @@ class TrainingSolver(BaseSolver):
         progress = self.trainer.progress()
         share = getattr(self, "share", None)
         progress.device_runs = share.stage_runs() if share else 1
+        self._say_where_it_stands()
         return dict(evaluate=self.trainer.evaluate, progress=progress)
+
+    def _say_where_it_stands(self):
+        """On a long run, at each evaluation: the epoch (or step) of the
+        budget, the time per unit and the time left; benchopt's own
+        percentage says nothing about hours."""
+        start = getattr(self, "run_start", None)
+        trainer = self.trainer
+        if start is None or trainer.step == 0:
+            return
+        elapsed = time.perf_counter() - start
+        if elapsed < PROGRESS_AFTER:
+            return
+        recipe = trainer.recipe
+        unit, done, total = (("epoch", trainer.epoch, recipe.epochs)
+                             if recipe.epochs is not None else
+                             ("step", trainer.step, recipe.max_steps))
+        line = status_line(self, unit, done, total, trainer.train_time,
+                           elapsed)
+        print(f"\n{line}", file=sys.stderr, flush=True)
 
     def get_next(self, stop_val):
         # Evaluate at every stage: once per eval_every epochs or steps.

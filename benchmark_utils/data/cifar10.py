@@ -9,7 +9,7 @@ import torch
 from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
 
-from benchmark_utils.data.download import downloading
+from benchmark_utils.data.download import DataNotFound, downloading
 
 # Per-channel mean and std of the training images, the normalization of the
 # thesis authors' CIFAR code.
@@ -55,7 +55,7 @@ def load_cifar10(root, download=True):
 
 def _missing(root, error=None):
     why = f" The download failed: {error!r}." if error is not None else ""
-    return RuntimeError(
+    return DataNotFound(
         f"CIFAR-10 was not found under {root} (expected "
         f"{root / 'cifar-10-batches-py'}).{why} Either let it "
         "download on a machine with internet access, or copy the extracted "

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark_utils.data.download import DataNotFound, reachable
+
 SPLITS = ("train", "validation", "test")
 ORIGINAL = {"train": "trainset.csv", "validation": "devset.csv",
             "test": "testset_w_refs.csv"}
@@ -95,6 +97,8 @@ def _download(root):
     except ImportError as e:
         raise _missing(root, "the `datasets` package is not installed") \
             from e
+    if not reachable("https://huggingface.co"):
+        raise _missing(root, "huggingface.co is unreachable")
     try:
         ds = load_dataset(HUB_ID)
     except Exception as e:  # offline
@@ -107,7 +111,7 @@ def _download(root):
 
 def _missing(root, why=None):
     why = f" The download failed: {why}." if why else ""
-    return RuntimeError(
+    return DataNotFound(
         f"E2E was not found under {root}.{why} Put the original release's "
         "trainset.csv, devset.csv and testset_w_refs.csv there (or the "
         "Hugging Face e2e_nlg files: train/validation/test .parquet), or "

@@ -9,7 +9,7 @@ import torch
 from torchvision import datasets
 
 from benchmark_utils.data.augment import eval_transform, train_transform
-from benchmark_utils.data.download import downloading
+from benchmark_utils.data.download import DataNotFound, downloading
 from benchmark_utils.data.loaders import subset_indices
 from benchmark_utils.data.splits import stratified_holdout
 
@@ -69,7 +69,7 @@ def load_imagenet(root, train_tf=None, eval_tf=None):
     root = Path(root)
     for split in ("train", "val"):
         if not (root / split).is_dir():
-            raise RuntimeError(
+            raise DataNotFound(
                 f"ImageNet was not found: {root / split} is missing. Put a "
                 "local ImageNet-1k copy in torchvision's ImageFolder layout "
                 "(train/ and val/, one folder per class, validation images "
@@ -117,7 +117,7 @@ def load_food101(root, train_tf, eval_tf, download=True):
         with downloading(root):
             datasets.Food101(root, split="train", download=download)
     except Exception as e:  # absent offline, or a failed download
-        raise RuntimeError(
+        raise DataNotFound(
             f"Food101 was not found under {root} (expected "
             f"{root / 'food-101'}/images and /meta), and could not be "
             f"downloaded ({e!r}). Either let it download on a machine with "

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from torchvision.datasets import MNIST
 
-from benchmark_utils.data.download import downloading
+from benchmark_utils.data.download import DataNotFound, downloading
 
 # Per-pixel mean and standard deviation of the training images.
 MEAN, STD = (0.1307,), (0.3081,)
@@ -26,7 +26,7 @@ def load_mnist(root, download=True):
             else:
                 ds = MNIST(root, train=train, download=False)
         except Exception as e:
-            raise RuntimeError(
+            raise DataNotFound(
                 f"MNIST was not found or could not be read under {root} "
                 f"(expected {root / 'MNIST' / 'raw'} with the four idx files;"
                 f" {type(e).__name__}: {e}). Either let it download on a "

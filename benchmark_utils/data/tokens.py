@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark_utils.data.download import DataNotFound
 from benchmark_utils.data.loaders import epoch_generator, shard_slice
 
 OWT_HUB_ID = "Skylion007/openwebtext"
@@ -123,7 +124,7 @@ def check_prepared(root):
     root = Path(root)
     missing = [name for name in OWT_FILES if not (root / name).exists()]
     if missing:
-        raise FileNotFoundError(
+        raise DataNotFound(
             f"OpenWebText is not prepared: {', '.join(missing)} not found in "
             f"{root}. Either run `pip install \".[openwebtext]\"` then "
             "`benchopt prepare . -d openwebtext` (downloads about 13.5 GB "

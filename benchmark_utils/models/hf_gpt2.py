@@ -12,6 +12,10 @@ query and value blocks only.
 """
 from pathlib import Path
 
+from benchmark_utils.data.download import DataNotFound, reachable
+
+HUB = "https://huggingface.co"
+
 HUB_NAMES = {"small": "gpt2", "medium": "gpt2-medium", "large": "gpt2-large"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
@@ -35,12 +39,16 @@ def load_gpt2(size, weights_dir=None):
     """(config, state dict, tokenizer) of pretrained GPT-2 ``size``."""
     from transformers import AutoTokenizer, GPT2LMHeadModel
     where = find_checkpoint(size, weights_dir)
+    # A local folder, or the hub's cache, is read first; the hub itself only
+    # when it answers (offline, its client retries for a minute).
+    local = where != HUB_NAMES[size] or not reachable(HUB)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-        model = GPT2LMHeadModel.from_pretrained(where)
+        tokenizer = AutoTokenizer.from_pretrained(where,
+                                                  local_files_only=local)
+        model = GPT2LMHeadModel.from_pretrained(where, local_files_only=local)
     except Exception as e:   # offline without a local copy, or incomplete
         folder = Path(weights_dir or "/path/to/weights") / HUB_NAMES[size]
-        raise RuntimeError(
+        raise DataNotFound(
             f"The pretrained GPT-2 {size} was not found ({where}: "
             f"{type(e).__name__}: {str(e).splitlines()[0]}). On a machine "
             "with internet access run `python -c \"from transformers import "

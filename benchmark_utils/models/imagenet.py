@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark_utils.data.download import downloading
+from benchmark_utils.data.download import DataNotFound, downloading
 
 
 # ImageNet networks, trained from scratch: torchvision's own definitions.
@@ -68,7 +68,7 @@ def load_pretrained_state(name, weights_dir=None):
     except Exception as e:  # offline, or a corrupted download
         where = (f"{Path(weights_dir) / file_name} or " if weights_dir
                  else "")
-        raise RuntimeError(
+        raise DataNotFound(
             f"The ImageNet weights of {name} were not found in "
             f"{where}{cache / file_name}, and downloading them failed "
             f"({e!r}). Download {weights.url} on a machine with internet "

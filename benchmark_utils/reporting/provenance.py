@@ -9,6 +9,7 @@ device's name and count, the data-parallel world size, the precision and
 the command line. The result pages and the site show them; the performance
 profiles refuse to mix what they should not.
 """
+import hashlib
 import os
 import platform
 import shlex
@@ -49,13 +50,46 @@ def _version(name):
         return "absent"
 
 
-def _git(*args):
+def _git(*args, strip=True, ok=(0,)):
     try:
         out = subprocess.run(["git", "-C", str(ROOT), *args],
                              capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    if out.returncode not in ok:
+        return None
+    return out.stdout.strip() if strip else out.stdout
+
+
+@lru_cache(maxsize=None)
+def working_tree_diff():
+    """The checkout's uncommitted changes as one patch: ``git diff HEAD``
+    and every new file git does not ignore; "" when the tree is clean."""
+    parts = [_git("diff", "HEAD", "--binary", strip=False) or ""]
+    for name in (_git("ls-files", "--others", "--exclude-standard")
+                 or "").splitlines():
+        # --no-index exits 1 when the files differ, as they do here.
+        parts.append(_git("diff", "--no-index", "--binary", "--",
+                          "/dev/null", name, strip=False, ok=(0, 1)) or "")
+    return "".join(parts)
+
+
+def diff_name(results_file):
+    """Where the diff of a run's code lies: beside its results file."""
+    return Path(results_file).with_suffix(".diff")
+
+
+def save_diff(results_file):
+    """Write the working tree's diff beside ``results_file`` when the tree
+    was dirty (the results' ``provenance_dirty`` names its hash)."""
+    if _git("rev-parse", "HEAD") is None:
+        return None
+    diff = working_tree_diff()
+    if not diff:
+        return None
+    path = diff_name(results_file)
+    path.write_text(diff, encoding="utf-8")
+    return path
 
 
 @lru_cache(maxsize=None)
@@ -63,7 +97,11 @@ def static():
     """What does not change during a process: code and software."""
     commit = _git("rev-parse", "HEAD")
     if commit is not None:
-        dirty = "yes" if _git("status", "--porcelain") else "no"
+        diff = working_tree_diff()
+        dirty = (f"yes: diff sha256 "
+                 f"{hashlib.sha256(diff.encode()).hexdigest()[:16]}, kept "
+                 "beside the results file as <results>.diff"
+                 if diff else "no")
     else:
         from benchmark_utils.training.identity import code_files_version
         commit, dirty = f"no git; code {code_files_version(None)}", "unknown"

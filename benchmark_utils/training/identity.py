@@ -70,6 +70,7 @@ def code_files_version(solver_file):
     code only)."""
     files = (sorted(ROOT.glob("benchmark_utils/**/*.py"))
              + sorted(ROOT.glob("innaprop/*.py"))
+             + sorted(ROOT.glob("innaprop/csrc/*"))
              + sorted(ROOT.glob("datasets/*.py")) + [ROOT / "objective.py"])
     if solver_file is not None:
         files.append(Path(solver_file))

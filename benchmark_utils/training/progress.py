@@ -26,3 +26,27 @@ class Progress:
                         f"{unit}_per_second": (self.seen / self.train_time
                                                if self.train_time else 0.0)},
                     **self.optimizer_metrics)
+
+
+def duration(seconds):
+    """"2 h 05 min", "8 min 28 s", "12 s": a time a person plans with."""
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h} h {m:02d} min"
+    if m:
+        return f"{m} min {s:02d} s"
+    return f"{s} s"
+
+
+def status_line(name, unit, done, total, train_time, elapsed):
+    """Where a long run stands: ``done`` of ``total`` epochs (or steps),
+    the training time per unit so far, and the time left at the pace of
+    the whole run so far (``elapsed``, evaluations included)."""
+    left = elapsed * (total - done) / done if done else float("nan")
+    per_unit = train_time / done if done else float("nan")
+    per = f"{per_unit:.3g} s" if per_unit < 60 else duration(per_unit)
+    return (f"{name}: {unit} {done:g}/{total:g} "
+            f"({100 * done / total:.0f}%), {per} per {unit} of training, "
+            f"about {duration(left)} left")
