@@ -17,7 +17,8 @@ temporary uint16 file in nanoGPT's layout (throughput does not depend on
 their values). Measurements alternate between the two loops; the medians are
 reported, with model FLOP utilization (PaLM's 6N + 12 L T C FLOPs per
 token, as nanoGPT's estimate_mfu) against a peak given by --peak-tflops
-(H100 SXM dense bf16: 989).
+(H100 SXM dense bf16: 989, the default on CUDA; on a CPU none, and no
+MFU).
 
     python benchmarks/throughput.py gpt2           # ~1 min on one H100
     python benchmarks/gpt_throughput.py            # the same
@@ -100,7 +101,10 @@ def main(argv=None):
                    choices=["bf16", "fp16", "fp32"])
     p.add_argument("--compile", action="store_true",
                    help="torch.compile both models (compiled in warm-up)")
-    p.add_argument("--peak-tflops", type=float, default=989.0)
+    p.add_argument("--peak-tflops", type=float, default=989.0 if cuda
+                   else None, help="the device's peak, for the MFU (default "
+                   "on CUDA: an H100's dense bf16, 989; none on a CPU, "
+                   "where no MFU is printed)")
     args = p.parse_args(argv)
 
     device = torch.device("cuda" if cuda else "cpu")
@@ -174,11 +178,15 @@ def main(argv=None):
               f"Trainer {bench[-1]:,.0f} tokens/s")
     own = trainer.seen / trainer.train_time
     b, t = statistics.median(bare), statistics.median(bench)
-    peak = args.peak_tflops * 1e12
-    print(f"bare loop: {b:,.0f} tokens/s, MFU {100 * b * flops / peak:.1f}%"
-          f" of {args.peak_tflops:g} TFLOP/s")
-    print(f"Trainer:   {t:,.0f} tokens/s, MFU {100 * t * flops / peak:.1f}%"
-          f" (its own count, warm-up included: {own:,.0f} tokens/s)")
+    if args.peak_tflops:
+        peak = args.peak_tflops * 1e12
+        mfu = [f", MFU {100 * x * flops / peak:.1f}% of "
+               f"{args.peak_tflops:g} TFLOP/s" for x in (b, t)]
+    else:   # a CPU's peak is not known here: an MFU would mean nothing
+        mfu = ["", ""]
+    print(f"bare loop: {b:,.0f} tokens/s{mfu[0]}")
+    print(f"Trainer:   {t:,.0f} tokens/s{mfu[1]} (its own count, warm-up "
+          f"included: {own:,.0f} tokens/s)")
     print(f"ratio Trainer / bare: {t / b:.3f} (goal: >= 0.90)")
     path.unlink()
     workdir.rmdir()

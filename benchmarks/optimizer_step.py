@@ -85,7 +85,14 @@ def resnet18_shapes(n_classes=10):
     return shapes + [(n_classes, 512), (n_classes,)]
 
 
-SHAPES = {"gpt2-small": gpt2_small_shapes, "resnet18": resnet18_shapes}
+def tiny_shapes():
+    """A two-layer network's: a smoke test (CI runs the README's command
+    with it), not a measurement."""
+    return [(256, 128), (256,), (10, 256), (10,)]
+
+
+SHAPES = {"gpt2-small": gpt2_small_shapes, "resnet18": resnet18_shapes,
+          "tiny": tiny_shapes}
 
 OPTIMIZERS = {
     "AdamW foreach": lambda ps: torch.optim.AdamW(ps, lr=1e-3, foreach=True),

@@ -1,8 +1,10 @@
 from functools import partial
+from pathlib import Path
 
 import pydoc_data.topics
 
 from benchmark_utils.bench.dataset import LocalDataset
+from benchmark_utils.data.download import DataNotFound
 from benchmark_utils.training.identity import data_source
 from benchmark_utils.models.gpt import build_gpt
 from benchmark_utils.data.tokens import byte_tokens
@@ -44,6 +46,11 @@ class Dataset(LocalDataset):
 
     def get_data(self):
         path = self.text_path()
+        if not Path(path).is_file():
+            raise DataNotFound(
+                f"The text file {path} was not found: give an existing "
+                "text file, -d \"tokens[path=/path/to/file.txt]\", or no "
+                "path for Python's own documentation.")
         train, val = byte_tokens(path)
         precision = self.precision
         if precision == "auto":

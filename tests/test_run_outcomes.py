@@ -211,3 +211,6 @@ def test_the_runner_fails_only_when_a_named_dataset_had_no_data():
     assert runner.finish(state) == 0
     state.named = {"digits", "cifar10"}
     assert runner.finish(state) == 1
+    # -d patterns, and a config's entries (strings or {name: parameters})
+    assert runner._bases('cifar10[model=vgg11]') == ["cifar10"]
+    assert runner._bases({"cifar10": {"model": "vgg11"}}) == ["cifar10"]

@@ -79,11 +79,18 @@ def _named(check):
     def check_dataset_patterns(self, patterns, *args, **kwargs):
         global STATE
         STATE = _State()       # a new run starts
-        patterns = list(patterns or [])
-        STATE.named = ({_base(p) for p in patterns if isinstance(p, str)}
-                       or None) if patterns else None
+        STATE.named = {name for p in patterns or () for name in _bases(p)} \
+            or None
         return check(self, patterns, *args, **kwargs)
     return check_dataset_patterns
+
+
+def _bases(pattern):
+    """The dataset names of a ``-d`` pattern, or of a config's entry (a
+    string, or {name: parameters})."""
+    if isinstance(pattern, dict):
+        return [_base(k) for k in pattern]
+    return [_base(str(pattern))]
 
 
 def _base(pattern):
