@@ -244,19 +244,19 @@ def cifar_shaped_batches(n_batches=2, batch_size=4):
     return out
 
 
-def small_vgg(**knobs):
-    return build_cifar_model("vgg11", **knobs)
-
-
 def test_the_diagnostic_sees_maxpool_but_not_a_deterministic_rerun():
-    rows = bv.variations(small_vgg, cifar_shaped_batches(1), "native",
-                         "minimal", draws=1, deterministic=True)
-    torch.use_deterministic_algorithms(False)
+    rows = bv.variations(bv.builder("vgg11"), cifar_shaped_batches(1),
+                         "native", "minimal", draws=1, deterministic=True)
+    assert not torch.are_deterministic_algorithms_enabled()   # restored
     assert len(rows) == 1
     assert all(r["d_same"] == 0.0 for r in rows)      # same program twice
     assert all(r["d_programs"] > 0 for r in rows)     # native vs minimal
     stats = bv.summary(rows)
-    assert stats["tau1"] == 0.0
+    # tau1 is identically 0 here: undefined, and nothing is counted with it.
+    assert stats["tau1"] is None and "deterministic" in \
+        stats["tau1_undefined"]
+    assert stats["draws_in_zone"] is None
+    stats = bv.summary(rows, tau=0.0)     # a threshold of 0, given
     assert stats["draws_in_zone"] == 1.0 and stats["batches_in_zone"] == 1.0
 
 
@@ -267,15 +267,16 @@ def test_the_diagnostic_command_writes_its_page_and_csv(tmp_path,
     stats = bv.main(["--dataset", "cifar10", "--data",
                      str(tmp_path / "cifar10"), "--model", "vgg11",
                      "--draws", "1", "--batches", "2", "--batch-size", "2",
-                     "--output", str(tmp_path / "out")])
+                     "--tau", "32=1e-8", "--output", str(tmp_path / "out")])
     csv = pd.read_csv(tmp_path / "out" / "variation.csv")
-    assert list(csv.columns) == ["draw", "batch", "d_programs", "d_same",
-                                 "d_relu"]
+    assert list(csv.columns) == ["dtype", "draw", "batch", "d_programs",
+                                 "d_same", "d_relu"]
     assert len(csv) == 2
     html = (tmp_path / "out" / "variation.html").read_text()
     assert "tau1 (eq. 3.12)" in html and "Proportion of impacted" in html
     assert remote_resources(html) == []     # plotly.js inlined: offline
-    assert 0.0 <= stats["batches_in_zone"] <= 1.0
+    assert stats["float32"]["tau"] == 1e-8
+    assert 0.0 <= stats["float32"]["batches_in_zone"] <= 1.0
 
 
 def test_the_cost_script_measures_every_network_within_the_bound():
