@@ -288,11 +288,14 @@ def test_the_cost_script_measures_every_network_within_the_bound():
     spec.loader.exec_module(cost)
     model = cost.mlp(3, 32)
     x = torch.randn(16, 784)
-    fwd, bwd, fmode = cost.costs(model, x, torch.device("cpu"), reps=2,
+    fwd, bwd, fmode = cost.timed(model, x, torch.device("cpu"), reps=2,
                                  forward_mode=True, directions=4)
     assert fwd > 0 and bwd > 0 and fmode > 0
-    assert {n for n, _, _ in cost.zoo("cpu")} >= {"LeNet-5 (MNIST)",
-                                                  "VGG11 (CIFAR)"}
+    zoo = cost.zoo()
+    assert {n for n, _, _ in zoo} >= {"LeNet-5 (MNIST)", "VGG11 (CIFAR)"}
+    for name, model, x in zoo:
+        fwd, fwd_bwd, _ = cost.counted(model, x)
+        assert 1 < fwd_bwd / fwd <= cost.BOUND, name
 
 
 CONFIGS = ["nonsmooth_vgg11_cifar10.yml", "nonsmooth_lenet5_mnist.yml",
