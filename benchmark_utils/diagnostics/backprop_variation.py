@@ -38,7 +38,7 @@ of 128, deterministic CPU):
 
     python -m benchmark_utils.diagnostics.backprop_variation \\
         --dataset fashion_mnist --model lenet5_relu_logits \\
-        --dtype float16,float32,float64 --draws 1000 --batches 1 \\
+        --dtype float16,float32,float64 --draws 1000 \\
         --fresh-batches --deterministic --tau 16=1e-5,32=1e-6,64=1e-14
 
 writes outputs/backprop_variation/variation.csv (one row per precision,
@@ -334,8 +334,8 @@ DATASETS = ("cifar10", "mnist", "fashion_mnist")
 
 
 def load_batches(dataset, root, batch_size, n_batches):
-    """The first ``n_batches`` mini-batches of the training set,
-    normalized as the dataset's task does."""
+    """The first ``n_batches`` full mini-batches of the training set (at
+    most as many as it holds), normalized as the dataset's task does."""
     from benchmark_utils.data.augment import ImageAugment
     if dataset == "cifar10":
         from benchmark_utils.data.cifar10 import MEAN, STD, load_cifar10
@@ -349,9 +349,9 @@ def load_batches(dataset, root, batch_size, n_batches):
         raise ValueError(f"dataset={dataset!r} is not allowed: one of "
                          f"{', '.join(DATASETS)}.")
     normalize = ImageAugment(MEAN, STD, crop_padding=0, flip=False).normalize
+    n = max(1, min(n_batches, len(y) // batch_size))
     return [(normalize(x[i:i + batch_size]), y[i:i + batch_size])
-            for i in range(0, min(len(y), batch_size * n_batches),
-                           batch_size)]
+            for i in range(0, n * batch_size, batch_size)]
 
 
 MODELS = ("vgg11", "vgg11_torchvision", "lenet5", "lenet5_relu_logits")
@@ -408,7 +408,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--fresh-batches", action="store_true",
                    help="each draw takes its own mini-batch (draw m: batch "
-                        "m of the --batches), instead of all of them")
+                        "m, cycling through the training set's full "
+                        "mini-batches), instead of all --batches of them")
     p.add_argument("--threshold", default="tau1", choices=["tau1", "tau2"],
                    help="the measured threshold applied where --tau gives "
                         "none for the precision")
@@ -434,6 +435,7 @@ def main(argv=None):
     build = builder(args.model, None if args.batchnorm is None
                     else args.batchnorm == "on")
     rows, stats = {}, {}
+    dtypes = sorted(dtypes, key=BITS.get)      # the page reads 16, 32, 64
     title = (f"{args.model} on {args.dataset}: {first} vs {second}, "
              f"{args.draws} draws, mini-batches of {args.batch_size}, "
              f"{device}{', deterministic' if args.deterministic else ''}")
