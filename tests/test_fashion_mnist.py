@@ -125,3 +125,32 @@ def test_adamw_reaches_85_percent_in_3_epochs_through_benchopt(bench):
     df = read_results(bench, "fashion")
     assert list(df["objective_epoch"]) == [0.0, 1.0, 2.0, 3.0]
     assert df["objective_test_acc"].iloc[-1] >= 85.0
+
+
+def test_the_task_holds_out_n_val_and_builds_the_chosen_model(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from benchmark_utils.tasks.grey28 import PARAMETERS, grey28_task
+    write_idx(tmp_path, n_train=40, n_test=5)
+    arrays = mnist.read_folder(tmp_path, mnist.MNIST)
+    params = {k: v[0] for k, v in PARAMETERS.items()}
+    task = grey28_task(arrays, mnist.FASHION_MNIST,
+                       SimpleNamespace(**dict(params, n_val=10)))
+    assert len(task.x_val) == 10 and len(task.x_train) == 30
+    # The held-out images are training images, none kept for training.
+    kept = {bytes(x.numpy()) for x in task.x_train}
+    held = {bytes(x.numpy()) for x in task.x_val}
+    assert not kept & held and kept | held == {
+        bytes(x.numpy()) for x in arrays[0]}
+    assert task.recipe.batch_size == 128 and task.recipe.lr == 1e-3
+    torch.manual_seed(0)
+    x = torch.randn(64, 1, 28, 28)
+    for name, clipped in (("lenet5", False), ("lenet5_relu_logits", True)):
+        task = grey28_task(arrays, mnist.FASHION_MNIST,
+                           SimpleNamespace(**dict(params, model=name)))
+        assert (task.build_model()(x).min() >= 0) == clipped
+    with pytest.raises(ValueError, match="model='resnet18' is not allowed"):
+        grey28_task(arrays, mnist.FASHION_MNIST,
+                    SimpleNamespace(**dict(params, model="resnet18")))
