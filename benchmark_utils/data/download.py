@@ -10,8 +10,9 @@ appeared under its folder (torchvision creates ``MNIST/raw/`` before it
 fetches anything, and an offline run used to leave it empty, which later
 runs took for a copy of the data), and the folders above it that did not
 exist (a typo in data_paths, say). Readers decide on the presence of the
-data's files, never of a folder (``has_files``); ``prune_empty`` clears the empty folders
-an older version may have left, so that they cannot stop a download.
+data's files, never of a folder (``has_files``); ``prune_empty`` clears the
+empty folders an older version may have left, so that they cannot stop a
+download.
 """
 import contextlib
 import os

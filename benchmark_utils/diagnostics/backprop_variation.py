@@ -7,7 +7,8 @@ the gradient of the mean cross-entropy of each mini-batch under programs of
 the same network, which differ only in the Jacobian chosen at nonsmooth
 points, and their L1 distances
 
-    D_{m,q}(P, Q) = || backprop[P](theta_m; B_q) - backprop[Q](theta_m; B_q) ||_1
+    D_{m,q}(P, Q) = || backprop[P](theta_m; B_q)
+                       - backprop[Q](theta_m; B_q) ||_1
 
 for three pairs: P against Q (the two ``--programs``, e.g. native and
 minimal MaxPool: Figure 3.3), P against a second run of P (P~, Figure 3.3's
@@ -179,8 +180,10 @@ def summary(rows, threshold="tau1", tau=None):
         applied, why, source = float(tau), None, "--tau"
     else:
         (applied, why), source = measured[threshold], threshold
-    stats = {"tau1": measured["tau1"][0], "tau1_undefined": measured["tau1"][1],
-             "tau2": measured["tau2"][0], "tau2_undefined": measured["tau2"][1],
+    stats = {"tau1": measured["tau1"][0],
+             "tau1_undefined": measured["tau1"][1],
+             "tau2": measured["tau2"][0],
+             "tau2_undefined": measured["tau2"][1],
              "threshold": source, "tau": applied, "tau_undefined": why,
              "pairs": len(rows), "draws": len({r["draw"] for r in rows}),
              "regimes": {key: regimes([r[key] for r in rows], applied)
@@ -222,8 +225,10 @@ def num(value, why=None):
 
 def report(stats, first, second):
     """The text the command prints for one precision."""
-    lines = [f"  tau1 (eq. 3.12): {num(stats['tau1'], stats['tau1_undefined'])}",
-             f"  tau2 (eq. 3.13): {num(stats['tau2'], stats['tau2_undefined'])}",
+    tau1 = num(stats["tau1"], stats["tau1_undefined"])
+    tau2 = num(stats["tau2"], stats["tau2_undefined"])
+    lines = [f"  tau1 (eq. 3.12): {tau1}",
+             f"  tau2 (eq. 3.13): {tau2}",
              f"  threshold applied ({stats['threshold']}): "
              f"{num(stats['tau'], stats['tau_undefined'])}",
              f"  {'pair':22s} {'D = 0':>9s} {'0 < D <= tau':>13s} "
@@ -244,7 +249,6 @@ def report(stats, first, second):
 def write_outputs(rows, stats, folder, title, first, second):
     """variation.csv and variation.html (offline: plotly.js inlined).
     ``rows`` and ``stats`` map each dtype to its rows and summary."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
