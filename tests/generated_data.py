@@ -112,21 +112,36 @@ def write_food101(root, classes=("apple_pie", "baby_back_ribs", "waffles"),
     return files
 
 
-def write_mnist(root, n_train=20, n_test=10, seed=0):
-    """Write root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte in
-    the idx format torchvision reads (big-endian magic 2051 / 2049 and
-    dimensions). Returns (train images, train labels) as numpy arrays."""
+def write_idx(folder, n_train=20, n_test=10, seed=0, gz=False):
+    """Write the four idx files of MNIST and Fashion-MNIST into ``folder``
+    (big-endian magic 2051 / 2049 and dimensions; ``gz``: gzipped, as
+    distributed). Returns ((train images, train labels) as numpy arrays,
+    {file stem: SHA-256 of its uncompressed content})."""
+    import gzip
     import struct
     rng = np.random.default_rng(seed)
-    raw = Path(root) / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    out = None
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out, sha = None, {}
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         labels = rng.integers(0, 10, n, dtype=np.uint8)
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
-            struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            struct.pack(">II", 2049, n) + labels.tobytes())
+        for stem, data in (
+                (f"{prefix}-images-idx3-ubyte",
+                 struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes()),
+                (f"{prefix}-labels-idx1-ubyte",
+                 struct.pack(">II", 2049, n) + labels.tobytes())):
+            sha[stem] = hashlib.sha256(data).hexdigest()
+            if gz:
+                (folder / f"{stem}.gz").write_bytes(gzip.compress(data))
+            else:
+                (folder / stem).write_bytes(data)
         out = out or (images, labels)
-    return out
+    return out, sha
+
+
+def write_mnist(root, n_train=20, n_test=10, seed=0):
+    """Write root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte in
+    the idx format torchvision reads. Returns (train images, train labels)
+    as numpy arrays."""
+    return write_idx(Path(root) / "MNIST" / "raw", n_train, n_test, seed)[0]

@@ -15,10 +15,12 @@ from benchopt.cli.main import run
 from benchmark_utils.data.mnist import load_mnist
 from benchmark_utils.diagnostics import backprop_variation as bv
 from benchmark_utils.models.cifar import build_cifar_model
-from benchmark_utils.models.lenet import LeNet5
+from benchmark_utils.models.cifar import torchvision_vgg11
+from benchmark_utils.models.lenet import build_lenet
 from benchmark_utils.reporting.pages import remote_resources
-from benchmark_utils.models.nonsmooth import (TABLE_3_1_T, max_pool2d, relu,
-                                              table_3_1)
+from benchmark_utils.models.nonsmooth import (TABLE_3_1_T, MaxPool2d, ReLU,
+                                              max_pool2d, relu, set_program,
+                                              table_3_1, with_knobs)
 from benchmark_utils.tasks.image import ClassificationTask
 from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.training.method import Method
@@ -95,8 +97,9 @@ def test_relu_prime0_changes_gradients_only_at_exact_zeros():
     assert g0.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
     assert g1.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
     torch.manual_seed(0)
-    model0 = LeNet5(relu_prime0=0)
-    model1 = LeNet5(relu_prime0=1)
+    # The cited LeNet-5: its logits go through a ReLU too.
+    model0 = build_lenet("lenet5_relu_logits", relu_prime0=0)
+    model1 = build_lenet("lenet5_relu_logits", relu_prime0=1)
     model1.load_state_dict(model0.state_dict())
     img = torch.randn(4, 1, 28, 28)
     # Random weights: no pre-activation is exactly 0, the gradients agree.
@@ -144,12 +147,62 @@ def test_the_mnist_reader_reads_torchvision_layout(tmp_path):
         load_mnist(tmp_path / "absent", download=False)
 
 
-def test_lenet5_has_the_cited_implementations_shape():
-    model = LeNet5()
-    assert sum(p.numel() for p in model.parameters()) == \
-        (6 * 25 + 6) + (16 * 6 * 25 + 16) + (256 * 120 + 120) + \
-        (120 * 84 + 84) + (84 * 10 + 10)
-    assert model(torch.randn(3, 1, 28, 28)).min() >= 0   # final ReLU
+def test_lenet5_has_the_cited_implementations_shape_with_or_without_relu():
+    x = torch.randn(64, 1, 28, 28)
+    for name in ("lenet5", "lenet5_relu_logits"):
+        torch.manual_seed(0)
+        model = build_lenet(name)
+        assert sum(p.numel() for p in model.parameters()) == \
+            (6 * 25 + 6) + (16 * 6 * 25 + 16) + (256 * 120 + 120) + \
+            (120 * 84 + 84) + (84 * 10 + 10)
+        logits = model(x)
+        if name == "lenet5":
+            plain = logits
+            assert logits.min() < 0           # plain logits
+        else:
+            assert torch.equal(logits, plain.clamp(min=0))  # final ReLU
+    with pytest.raises(ValueError, match="lenet5_relu_logits"):
+        build_lenet("lenet")
+
+
+def test_switching_a_models_program_equals_building_it_so():
+    x = tied_input().float()[:, :1].repeat(1, 1, 4, 4)     # 32x32, ties
+    x = torch.nn.functional.interpolate(x, size=28)
+    for knobs in (dict(maxpool="minimal"), dict(relu_prime0=1),
+                  dict(maxpool="hybrid", maxpool_beta=10.0)):
+        torch.manual_seed(0)
+        built = build_lenet("lenet5_relu_logits", **knobs)
+        switched = build_lenet("lenet5_relu_logits", maxpool="hybrid")
+        switched.load_state_dict(built.state_dict())
+        set_program(switched, maxpool_beta={"minimal": 1.0}.get(
+            knobs.get("maxpool"), knobs.get("maxpool_beta", 0.0)),
+            relu_prime0=knobs.get("relu_prime0", 0))
+        for m in (built, switched):
+            m(x).sum().backward()
+        assert all(torch.equal(a.grad, b.grad) for a, b in
+                   zip(built.parameters(), switched.parameters()))
+
+
+def test_torchvisions_vgg11_takes_the_knobs():
+    # torchvision's form: three fully connected layers after a 7x7 average
+    # pooling (129M parameters; built on the meta device, nothing
+    # allocated).
+    with torch.device("meta"):
+        model = torchvision_vgg11(10, batchnorm=True, maxpool="minimal",
+                                  relu_prime0=1)
+    convs = [(3, 64), (64, 128), (128, 256), (256, 256), (256, 512),
+             (512, 512), (512, 512), (512, 512)]
+    expected = sum(i * o * 9 + o + 2 * o for i, o in convs) + \
+        (512 * 7 * 7 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 10 + 10)
+    assert sum(p.numel() for p in model.parameters()) == expected
+    pools = [m for m in model.modules() if isinstance(m, torch.nn.MaxPool2d)]
+    assert pools == []
+    assert [m.beta for m in model.modules() if isinstance(m, MaxPool2d)] \
+        == [1.0] * 5
+    assert [m.prime0 for m in model.modules() if isinstance(m, ReLU)] \
+        == [1] * 10
+    with pytest.raises(ValueError, match="only 2x2 MaxPool"):
+        with_knobs(torch.nn.Sequential(torch.nn.MaxPool2d(3)))
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float64"])
@@ -192,19 +245,19 @@ def cifar_shaped_batches(n_batches=2, batch_size=4):
     return out
 
 
-def small_vgg(**knobs):
-    return build_cifar_model("vgg11", **knobs)
-
-
 def test_the_diagnostic_sees_maxpool_but_not_a_deterministic_rerun():
-    rows = bv.variations(small_vgg, cifar_shaped_batches(1), "native",
-                         "minimal", draws=1, deterministic=True)
-    torch.use_deterministic_algorithms(False)
+    rows = bv.variations(bv.builder("vgg11"), cifar_shaped_batches(1),
+                         "native", "minimal", draws=1, deterministic=True)
+    assert not torch.are_deterministic_algorithms_enabled()   # restored
     assert len(rows) == 1
     assert all(r["d_same"] == 0.0 for r in rows)      # same program twice
     assert all(r["d_programs"] > 0 for r in rows)     # native vs minimal
     stats = bv.summary(rows)
-    assert stats["tau1"] == 0.0
+    # tau1 is identically 0 here: undefined, and nothing is counted with it.
+    assert stats["tau1"] is None and "deterministic" in \
+        stats["tau1_undefined"]
+    assert stats["draws_in_zone"] is None
+    stats = bv.summary(rows, tau=0.0)     # a threshold of 0, given
     assert stats["draws_in_zone"] == 1.0 and stats["batches_in_zone"] == 1.0
 
 
@@ -215,15 +268,16 @@ def test_the_diagnostic_command_writes_its_page_and_csv(tmp_path,
     stats = bv.main(["--dataset", "cifar10", "--data",
                      str(tmp_path / "cifar10"), "--model", "vgg11",
                      "--draws", "1", "--batches", "2", "--batch-size", "2",
-                     "--output", str(tmp_path / "out")])
+                     "--tau", "32=1e-8", "--output", str(tmp_path / "out")])
     csv = pd.read_csv(tmp_path / "out" / "variation.csv")
-    assert list(csv.columns) == ["draw", "batch", "d_programs", "d_same",
-                                 "d_relu"]
+    assert list(csv.columns) == ["dtype", "draw", "batch", "d_programs",
+                                 "d_same", "d_relu"]
     assert len(csv) == 2
     html = (tmp_path / "out" / "variation.html").read_text()
     assert "tau1 (eq. 3.12)" in html and "Proportion of impacted" in html
     assert remote_resources(html) == []     # plotly.js inlined: offline
-    assert 0.0 <= stats["batches_in_zone"] <= 1.0
+    assert stats["float32"]["tau"] == 1e-8
+    assert 0.0 <= stats["float32"]["batches_in_zone"] <= 1.0
 
 
 def test_the_cost_script_measures_every_network_within_the_bound():
@@ -235,11 +289,14 @@ def test_the_cost_script_measures_every_network_within_the_bound():
     spec.loader.exec_module(cost)
     model = cost.mlp(3, 32)
     x = torch.randn(16, 784)
-    fwd, bwd, fmode = cost.costs(model, x, torch.device("cpu"), reps=2,
+    fwd, bwd, fmode = cost.timed(model, x, torch.device("cpu"), reps=2,
                                  forward_mode=True, directions=4)
     assert fwd > 0 and bwd > 0 and fmode > 0
-    assert {n for n, _, _ in cost.zoo("cpu")} >= {"LeNet-5 (MNIST)",
-                                                  "VGG11 (CIFAR)"}
+    zoo = cost.zoo()
+    assert {n for n, _, _ in zoo} >= {"LeNet-5 (MNIST)", "VGG11 (CIFAR)"}
+    for name, model, x in zoo:
+        fwd, fwd_bwd, _ = cost.counted(model, x)
+        assert 1 < fwd_bwd / fwd <= cost.BOUND, name
 
 
 CONFIGS = ["nonsmooth_vgg11_cifar10.yml", "nonsmooth_lenet5_mnist.yml",
@@ -268,6 +325,8 @@ def test_the_new_configs_are_valid_and_a_reduced_run_completes(
                                                       1e4}
         assert {s.name for s in solvers} == {"sgd", "adam", "adamw",
                                              "innaprop"}
+        if "lenet5" in name:      # the thesis's LeNet-5, named explicitly
+            assert {d.model for d in datasets} == {"lenet5_relu_logits"}
     else:
         assert {d.dtype for d in datasets} == {"float32", "float64"}
         assert all(d.epochs == 200 for d in datasets)

@@ -9,7 +9,8 @@ import torch
 from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
 
-from benchmark_utils.data.download import DataNotFound, downloading
+from benchmark_utils.data.download import (DataNotFound, downloading,
+                                           prune_empty)
 
 # Per-channel mean and std of the training images, the normalization of the
 # thesis authors' CIFAR code.
@@ -24,9 +25,12 @@ def load_cifar10(root, download=True):
     reported file by file, never downloaded over."""
     root = Path(root)
     folder = root / CIFAR10.base_folder
-    if folder.is_dir():
-        bad = [folder / name for name, md5 in CIFAR10.train_list
-               + CIFAR10.test_list
+    files = CIFAR10.train_list + CIFAR10.test_list
+    # Decided on the files, not the folder: a folder without any of them
+    # (left empty by an older version) is no copy, and must not stop a
+    # download.
+    if any((folder / name).is_file() for name, _ in files):
+        bad = [folder / name for name, md5 in files
                if not check_integrity(str(folder / name), md5)]
         if bad:
             raise RuntimeError(
@@ -42,6 +46,7 @@ def load_cifar10(root, download=True):
         except RuntimeError:
             if not download:
                 raise _missing(root) from None
+            prune_empty(folder)
             try:
                 with downloading(root):
                     ds = CIFAR10(root, train=train, download=True)

@@ -9,7 +9,8 @@ import torch
 from torchvision import datasets
 
 from benchmark_utils.data.augment import eval_transform, train_transform
-from benchmark_utils.data.download import DataNotFound, downloading
+from benchmark_utils.data.download import (DataNotFound, downloading,
+                                           has_files, prune_empty)
 from benchmark_utils.data.loaders import subset_indices
 from benchmark_utils.data.splits import stratified_holdout
 
@@ -98,7 +99,10 @@ def load_food101(root, train_tf, eval_tf, download=True):
     ``download`` is true. Returns (train, test, train_eval)."""
     root = Path(root)
     folder = root / "food-101"
-    if folder.exists():
+    # Decided on the files: folders without any (left by an older version)
+    # are no copy, and must not stop the download (torchvision skips it
+    # when food-101/meta and food-101/images exist, even empty).
+    if has_files(folder):
         # A local copy: read it, and say which file is wrong if it is.
         for name in ("train.json", "test.json"):
             meta = folder / "meta" / name
@@ -113,6 +117,7 @@ def load_food101(root, train_tf, eval_tf, download=True):
         return tuple(datasets.Food101(root, split=split, transform=tf)
                      for split, tf in [("train", train_tf), ("test", eval_tf),
                                        ("train", eval_tf)])
+    prune_empty(folder)
     try:
         with downloading(root):
             datasets.Food101(root, split="train", download=download)

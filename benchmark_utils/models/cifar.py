@@ -202,3 +202,18 @@ def build_cifar_model(name, n_classes=10, **knobs):
                          f"not {name}.")
     return CIFAR_MODELS[name][0](n_classes, **(knobs if name == "vgg11"
                                                else {}))
+
+
+def torchvision_vgg11(n_classes=10, batchnorm=True, **knobs):
+    """torchvision's VGG11 (vgg11_bn with batch norm), the form the thesis's
+    chapter 3 cites: adaptive average pooling to 7x7 and three fully
+    connected layers (25088 -> 4096 -> 4096 -> classes, dropout 0.5), 129M
+    parameters at 10 classes. Its layers keep PyTorch's default
+    (Kaiming-uniform) initialisation, as chapter 3's draws theta_m do,
+    instead of torchvision's own re-initialisation; ``knobs`` are
+    nonsmooth.with_knobs's."""
+    import torchvision
+    build = torchvision.models.vgg11_bn if batchnorm else \
+        torchvision.models.vgg11
+    model = build(weights=None, num_classes=n_classes, init_weights=False)
+    return nonsmooth.with_knobs(model, **knobs)

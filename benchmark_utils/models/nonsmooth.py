@@ -108,6 +108,36 @@ class ReLU(nn.Module):
         return F.relu(x) if self.prime0 == 0 else relu(x, self.prime0)
 
 
+def set_program(model, maxpool_beta=None, relu_prime0=None):
+    """Switch every MaxPool2d and ReLU of this module to another Jacobian
+    at nonsmooth points, in place: the same parameters under another
+    program (chapter 3's P, Q, R0, R1). The forward pass is unchanged."""
+    for module in model.modules():
+        if isinstance(module, MaxPool2d) and maxpool_beta is not None:
+            module.beta = float(maxpool_beta)
+        if isinstance(module, ReLU) and relu_prime0 is not None:
+            module.prime0 = relu_prime0
+
+
+def with_knobs(model, maxpool="native", maxpool_beta=0.0, relu_prime0=0):
+    """``model`` (any torch network) with its nn.MaxPool2d and nn.ReLU
+    replaced by MaxPool2d and ReLU of the given Jacobians, so that
+    torchvision's own networks take chapter 3's knobs. Only 2x2, stride-2,
+    unpadded pooling is replaced; any other raises."""
+    for name, child in model.named_children():
+        if isinstance(child, nn.MaxPool2d):
+            if (child.kernel_size, child.stride, child.padding) not in \
+                    ((2, 2, 0), ((2, 2), (2, 2), 0)):
+                raise ValueError(f"{name}: only 2x2 MaxPool of stride 2 "
+                                 f"without padding is supported ({child}).")
+            setattr(model, name, MaxPool2d(2, 2, maxpool, maxpool_beta))
+        elif isinstance(child, nn.ReLU):
+            setattr(model, name, ReLU(relu_prime0))
+        else:
+            with_knobs(child, maxpool, maxpool_beta, relu_prime0)
+    return model
+
+
 def max_first(x):
     """max of a 4-vector by successive comparisons: autograd sends the
     gradient to the first maximum (max1 of Figure 3.2)."""
