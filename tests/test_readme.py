@@ -139,6 +139,10 @@ def built_site(copy):
 
 
 DIGITS = '-d "digits[epochs=1]"'
+FASHION = pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed (.ci/run "
+    "installs it)")
 CIFAR = ("CIFAR-10 was not found", "data_paths")
 IMAGENET = ("ImageNet was not found", "data_paths")
 E2E = ("GPT-2 small was not found", "E2E was not found")
@@ -203,9 +207,25 @@ CASES = {
     "benchopt run . --config configs/digits_precision_fig4_10.yml": Case(
         "run", prepare=(one_epoch("digits_precision_fig4_10.yml"),)),
     "python -m benchmark_utils.diagnostics.backprop_variation --dataset "
-    "cifar10 --model vgg11 --programs native,minimal --dtype float32 "
-    "--draws 10 --batches 20 --output outputs/variation": Case(
-        "missing", says=CIFAR),
+    "cifar10 --model vgg11 --programs native,minimal --dtype "
+    "float16,float32,float64 --draws 10 --batches 20 --tau "
+    "16=0.1,32=1e-8,64=1e-14": Case("missing", says=CIFAR),
+    "python -m benchmark_utils.diagnostics.backprop_variation --dataset "
+    "fashion_mnist --model lenet5_relu_logits --dtype "
+    "float16,float32,float64 --draws 1000 --fresh-batches --deterministic "
+    "--tau 16=1e-5,32=1e-6,64=1e-14": Case(
+        "run", run="python -m benchmark_utils.diagnostics.backprop_variation"
+        " --dataset fashion_mnist --model lenet5_relu_logits --dtype float32"
+        " --draws 2 --fresh-batches --deterministic --tau "
+        "16=1e-5,32=1e-6,64=1e-14", says=("variation.html",),
+        marks=[FASHION]),
+    "benchopt run . -d fashion_mnist -s adamw -s innaprop --no-timeout -n "
+    "1000": Case(
+        "run", run='benchopt run . -d "fashion_mnist[epochs=1,n_train=1000]"'
+        ' -s adamw -s innaprop --no-timeout -n 1000', marks=[FASHION]),
+    'benchopt run . -d "fashion_mnist[epochs=3]" -s adamw': Case(
+        "run", run='benchopt run . -d "fashion_mnist[epochs=1,n_train=1000]"'
+        ' -s adamw', marks=[FASHION]),
     "benchopt run . --config configs/imagenet_resnet18.yml": Case(
         "missing", says=IMAGENET),
     "INNAPROP_NPROC=8 benchopt run . --config configs/imagenet_resnet50.yml":
@@ -281,7 +301,8 @@ def test_the_reader_finds_commands_and_drops_comments():
                                      "python -m b --c d"]
 
 
-@pytest.mark.parametrize("command", list(CASES))
+@pytest.mark.parametrize("command", [
+    pytest.param(c, marks=case.marks) for c, case in CASES.items()])
 def test_the_readme_command_works(command, tmp_path):
     case = CASES[command]
     if case.kind == "ci":

@@ -62,3 +62,34 @@ def adjusted_p(pvalues):
     if tested.any():
         out[tested] = stats.false_discovery_control(p[tested], method="bh")
     return out
+
+
+def cost_table(df, baseline="adamw"):
+    """What each solver costs, from one results frame (one workload):
+    its optimizer state in bytes per parameter, its peak device memory
+    (MiB, CUDA only), its time per optimizer step (the median over its
+    runs of training time / steps) and that time over the baseline's from
+    the same frame. Rows: solver names; NaN where not measured."""
+    import pandas as pd
+    last = df.sort_values("stop_val").groupby(["solver_name", "idx_rep"]) \
+        .tail(1)
+    rows = {}
+    for name, runs in last.groupby("solver_name", sort=False):
+        steps = runs["objective_step"].where(runs["objective_step"] > 0)
+        rows[name] = dict(
+            state_bytes_per_param=_median(runs, "objective_state_bytes_"
+                                          "per_param"),
+            peak_memory_mib=_median(runs, "objective_peak_memory_mib"),
+            seconds_per_step=float((runs["time"] / steps).median()))
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    base = [n for n in table.index if n.split("[")[0] == baseline]
+    table["step_time_vs_baseline"] = (
+        table["seconds_per_step"] / table.loc[base[0], "seconds_per_step"]
+        if base else float("nan"))
+    return table
+
+
+def _median(runs, column):
+    if column not in runs:
+        return float("nan")
+    return float(runs[column].median())

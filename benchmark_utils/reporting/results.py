@@ -26,7 +26,8 @@ X_AXES = {"epoch": "objective_epoch", "step": "objective_step",
 # Objective columns that are bookkeeping, not metrics.
 NOT_METRICS = {"objective_name", "objective_lr", "objective_diverged",
                "objective_budget_done", "objective_samples",
-               "objective_device_runs",
+               "objective_device_runs", "objective_state_bytes_per_param",
+               "objective_peak_memory_mib",
                *X_AXES.values()}
 
 

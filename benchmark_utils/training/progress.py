@@ -15,13 +15,17 @@ class Progress:
     running: dict = field(default_factory=dict)  # the last stage's sums
     optimizer_metrics: dict = field(default_factory=dict)  # Sophia: win_rate
     device_runs: int = 1        # runs on this device during the last stage
+    state_bytes: float = float("nan")   # optimizer state, bytes / parameter
+    peak_memory: float = float("nan")   # MiB on the device (CUDA only)
 
     def columns(self, unit="samples"):
         """The results' columns, ``unit`` naming the throughput's."""
         return dict(step=self.step, epoch=self.epoch, lr=self.lr,
                     diverged=int(self.diverged),
                     budget_done=self.budget_done,
-                    device_runs=self.device_runs, **{
+                    device_runs=self.device_runs,
+                    state_bytes_per_param=self.state_bytes,
+                    peak_memory_mib=self.peak_memory, **{
                         unit: self.seen,
                         f"{unit}_per_second": (self.seen / self.train_time
                                                if self.train_time else 0.0)},

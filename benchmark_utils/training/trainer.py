@@ -78,6 +78,8 @@ class Trainer:
         self.device = task.device
         self.method = method
         self.shard = parallel.shard() if data_parallel else None
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
 
         if recipe.deterministic:
             # cuBLAS needs this workspace setting before its first call.
@@ -153,7 +155,28 @@ class Trainer:
             lr=self.optimizer.param_groups[0]["lr"], diverged=self.diverged,
             budget_done=self.budget_done, seen=self.seen,
             train_time=self.train_time, running=running,
-            optimizer_metrics=getattr(self.optimizer, "metrics", dict)())
+            optimizer_metrics=getattr(self.optimizer, "metrics", dict)(),
+            state_bytes=self.state_bytes_per_parameter(),
+            peak_memory=self.peak_memory())
+
+    def state_bytes_per_parameter(self):
+        """The optimizer's state (every tensor it keeps, across the parts
+        of a combined optimizer) in bytes per trained parameter: AdamW's
+        is 8 in fp32."""
+        parts = getattr(self.optimizer, "optimizers", [self.optimizer])
+        state = sum(t.numel() * t.element_size() for part in parts
+                    for s in part.state.values() for t in s.values()
+                    if torch.is_tensor(t))
+        n = sum(p.numel() for p in self.model.parameters()
+                if p.requires_grad)
+        return state / n if n else float("nan")
+
+    def peak_memory(self):
+        """The device's peak allocated memory since the run started, in
+        MiB: CUDA only (a CPU process's peak mixes every run it made)."""
+        if self.device.type != "cuda":
+            return float("nan")
+        return torch.cuda.max_memory_allocated(self.device) / 2**20
 
     def evaluate(self, running=None):
         """The task's metrics of the current model (``running``: the
