@@ -93,7 +93,7 @@ def test_every_solver_declares_a_valid_search_space(root):
 def test_a_study_file_space_replaces_the_solvers_own(tmp_path, root):
     own = {"alpha": {"choice": [0.1, 2.0]}}
     study = load_study(write_study(
-        tmp_path, dataset="digits",
+        tmp_path, dataset="digits[n_val=270]",
         solvers=["adamw", {"innaprop": {"search_space": own}}]), root)
     assert study["spaces"]["innaprop"] == own
 
@@ -106,7 +106,8 @@ def test_a_study_file_space_replaces_the_solvers_own(tmp_path, root):
     (dict(baseline="sgd"), "baseline"),
 ])
 def test_bad_study_files_say_what_is_allowed(tmp_path, root, keys, message):
-    study = {"dataset": "digits", "solvers": ["adamw", "innaprop"], **keys}
+    study = {"dataset": "digits[n_val=270]", "solvers": ["adamw", "innaprop"],
+             **keys}
     with pytest.raises(ValueError, match=message):
         load_study(write_study(tmp_path, **study), root)
 
@@ -177,7 +178,7 @@ def test_a_tiny_study_runs_end_to_end_with_fresh_confirmation_seeds(
 
 def test_thesis_protocol_reuses_the_baselines_lr_and_decay(tmp_path, root):
     study = load_study(write_study(
-        tmp_path, dataset="digits", protocol="thesis", trials=3,
+        tmp_path, dataset="digits[n_val=270]", protocol="thesis", trials=3,
         solvers=["adamw", "innaprop", "sgd"]), root)
     fixed = reused_lr_wd(study, {"lr": 0.002, "weight_decay": 0.05})
     assert fixed["innaprop"] == {"lr": 0.002, "weight_decay": 0.05}

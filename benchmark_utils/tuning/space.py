@@ -10,6 +10,8 @@ import math
 import numpy as np
 from scipy.stats import qmc
 
+from benchmark_utils.tuning.checks import is_number, text_number_hint
+
 KINDS = ("log_uniform", "uniform", "choice")
 
 
@@ -36,9 +38,16 @@ def check_space(space, solver, parameters):
                 raise ValueError(f"{solver}.{name}: choice needs a non-empty "
                                  f"list, got {values!r}.")
             continue
-        if not (isinstance(values, list) and len(values) == 2
-                and all(isinstance(v, (int, float)) for v in values)
-                and values[0] < values[1]):
+        if not (isinstance(values, list) and len(values) == 2):
+            raise ValueError(f"{solver}.{name}: {kind} needs [low, high] "
+                             f"(two numbers), got {values!r}.")
+        for v in values:
+            if not is_number(v) or not math.isfinite(v):
+                raise ValueError(
+                    f"{solver}.{name}: {kind} bound {v!r} is not a number;"
+                    f" allowed: [low, high], two finite numbers."
+                    f"{text_number_hint(v)}")
+        if not values[0] < values[1]:
             raise ValueError(f"{solver}.{name}: {kind} needs [low, high] "
                              f"with low < high, got {values!r}.")
         if kind == "log_uniform" and values[0] <= 0:
