@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from benchmark_utils.tuning import __main__ as cli
-from benchmark_utils.tuning import study as study_module
 from benchmark_utils.tuning.report import markdown
 from benchmark_utils.tuning.study import load_study, reused_lr_wd
 
@@ -29,7 +28,8 @@ def refused(tmp_path, root, monkeypatch, text):
 
     def launched(*args, **kwargs):
         raise AssertionError("a benchopt run started")
-    monkeypatch.setattr(study_module, "run_logged", launched)
+    # Every benchopt run of a study is a subprocess.
+    monkeypatch.setattr(subprocess, "Popen", launched)
     monkeypatch.setenv("INNAPROP_DEVICE", "cpu")
     with pytest.raises(SystemExit) as stop:
         cli.main([str(path), "--bench", str(root)])
@@ -99,7 +99,7 @@ def test_a_bad_environment_is_refused_before_any_run(tmp_path, root,
                                                      monkeypatch):
     path = tmp_path / "study.yml"
     path.write_text(GOOD)
-    monkeypatch.setattr(study_module, "run_logged", None)
+    monkeypatch.setattr(subprocess, "Popen", None)
     monkeypatch.setenv("INNAPROP_DEVICE", "bogus")
     with pytest.raises(SystemExit, match="INNAPROP_DEVICE='bogus' is not "
                        "valid; allowed: cpu, cuda or cuda:<index>."):
@@ -217,3 +217,9 @@ def test_missing_data_ends_the_study_on_its_reason(bench, tmp_path):
     assert last.startswith("Study ") and "stopped: benchopt run " \
         "(tiny_trials) failed: RuntimeError: ImageNet was not found: " in last
     assert "CalledProcessError" not in out.stdout + out.stderr
+
+
+def test_every_shipped_study_passes_its_checks(root):
+    for path in sorted((root / "studies").glob("*.yml")):
+        study = load_study(path, root)
+        assert study["spaces"] and study["baseline"] in study["spaces"]
