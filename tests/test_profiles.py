@@ -46,17 +46,106 @@ def test_ratios_profile_and_score_match_the_arithmetic():
     assert r.loc["B / o", "innaprop"] == 3.0
     assert r.loc["B / o", "sgd"] == 1.5 and r.loc["B / o", "adamw"] == 1.0
     s = result["steps"]["score"]
-    # mean over workloads of max(0, 4 - r) / 3
-    assert s["adamw"] == pytest.approx(((4 - 2) / 3 + (4 - 1) / 3) / 2)
-    assert s["innaprop"] == pytest.approx(((4 - 1) / 3 + (4 - 3) / 3) / 2)
+    # Trapezoidal rule on 100 evenly spaced tau (step h = 3/99): a ratio r
+    # contributes 4 - r, plus h/2 where r lies on one of the points above
+    # 1 (2 and 3 do, 1.5 lies halfway between two), over 3.
+    h = 3 / 99
+    assert s["adamw"] == pytest.approx(((4 - 2 + h / 2) / 3 + 1) / 2)
+    assert s["innaprop"] == pytest.approx((1 + (4 - 3 + h / 2) / 3) / 2)
     assert s["sgd"] == pytest.approx((0 + (4 - 1.5) / 3) / 2)
     prof = result["steps"]["profile"]
+    assert len(prof) == 100 and prof.index[0] == 1 and prof.index[-1] == 4
     assert prof.loc[1.0, "adamw"] == 0.5 and prof.loc[4.0, "sgd"] == 0.5
-    # Trapezoidal integral of the step profile approaches the exact score.
-    integral = np.trapezoid(prof["innaprop"], prof.index) / 3
-    assert integral == pytest.approx(s["innaprop"], abs=0.01)
+    # The exact integral of the step profile is within h of it.
+    exact = ((4 - 1) + (4 - 3)) / 3 / 2
+    assert s["innaprop"] == pytest.approx(exact, abs=h)
     # Time axis: the same ratios (dt = 1 everywhere).
     assert result["time"]["score"].equals(result["steps"]["score"])
+
+
+def algoperf(curves, targets, dts, time_col):
+    """AlgoPerf's profile and score (mlcommons/algorithmic-efficiency,
+    scoring/performance_profile.py and score_submissions.py), written again
+    from its code for this test: per study (here a seed, one trial each)
+    the time at the first evaluation whose metric is <= the target (inf if
+    none); np.median over studies; times more than 4x the workload's
+    fastest set to inf; divided by the fastest; rho(tau) = (r <= tau).sum()
+    / number of workloads on np.linspace(1, 4, 100); score = np.trapz(rho,
+    tau) / (4 - 1)."""
+    rows = []
+    for submission, workloads in curves.items():
+        for workload, seeds in workloads.items():
+            times = []
+            for values in seeds:
+                reached = np.asarray(values) <= targets[workload]
+                k = int(np.argmax(reached))
+                x = {"global_step": 10 * k, "time": k * dts[submission]}
+                times.append(x[time_col] if reached.any() else np.inf)
+            rows.append(dict(submission=submission, workload=workload,
+                             t=np.median(times)))
+    df = pd.DataFrame(rows).pivot(index="submission", columns="workload",
+                                  values="t")
+    best_scores = df.min(axis=0)
+    df[df.apply(lambda x: x > 4 * best_scores, axis=1)] = np.inf
+    df.update(df.div(df.min(axis=0), axis=1))
+    points = np.linspace(1.0, 4.0, num=100)
+    perf = pd.concat([(df <= tau).sum(axis=1) / df.shape[1]
+                      for tau in points], axis=1)
+    perf.columns = points
+    scores = np.trapezoid(perf, x=perf.columns) / (4.0 - 1.0)
+    return perf, pd.Series(scores, index=perf.index)
+
+
+def test_profiles_and_scores_reproduce_algoperf():
+    # Target 1.0 on each workload (adamw's seeds all reach exactly 1.0).
+    # A: sgd reaches it first, but with 2 of its 4 seeds only: its median
+    # is infinite (a lower median would make it the fastest, 10 steps).
+    # B: innaprop takes 90 steps, more than 4x adamw's 20: infinite.
+    # C: everyone reaches it; sgd at 2.5x.
+    never = [5.0] * 10
+    curves = {
+        "adamw": {"A": [[5, 4, 3, 2, 1.0]] * 2 + [[5, 4, 3, 2, 2, 1.0]] * 2,
+                  "B": [[5, 2, 1.0]] * 4,
+                  "C": [[5, 3, 2, 1.0]] * 4},
+        "innaprop": {"A": [[5, 4, 1.0]] * 2 + [[5, 4, 3, 0.9]] * 2,
+                     "B": [[5] * 9 + [1.0]] * 4,
+                     "C": [[5, 2, 0.5]] * 4},
+        "sgd": {"A": [[5, 0.5]] * 2 + [never] * 2,
+                "B": [[5, 5, 5, 1.0]] * 4,
+                "C": [[5, 5, 5, 5, 5, 1.0]] * 4}}
+    dts = {"adamw": 1.0, "innaprop": 1.5, "sgd": 0.5}
+    frames = {w: pd.concat([frame(w, {s: curves[s][w]}, dt=dts[s])
+                            for s in curves], ignore_index=True)
+              for w in "ABC"}
+    result = profiles.profiles(frames)
+    for axis, col in (("steps", "global_step"), ("time", "time")):
+        perf, scores = algoperf(curves, {"A": 1.0, "B": 1.0, "C": 1.0},
+                                dts, col)
+        ours = result[axis]
+        np.testing.assert_allclose(ours["profile"].index, perf.columns,
+                                   rtol=0, atol=1e-15)
+        np.testing.assert_allclose(ours["profile"][perf.index].T, perf,
+                                   rtol=0, atol=1e-15)
+        np.testing.assert_allclose(ours["score"][scores.index], scores,
+                                   rtol=1e-12)
+    # The cases themselves, by hand (steps): sgd's half-failed A and
+    # innaprop's B (90 > 4 x 20) are infinite; the rest divide by the
+    # fastest.
+    r = result["steps"]["ratios"]
+    assert math.isinf(r.loc["A / o", "sgd"])
+    assert math.isinf(r.loc["B / o", "innaprop"])
+    assert r.loc["A / o", "adamw"] == 45 / 25      # medians 45 and 25
+    assert r.loc["C / o", "sgd"] == 50 / 20
+    board = result["leaderboards"]["A / o"]
+    assert math.isinf(board.loc["sgd", "steps"])
+    assert board.loc["sgd", "reached"] == 0.5
+    # The page says why each is infinite.
+    page = profiles.page(result)
+    assert "never (half or more of the seeds never reach it)" in page
+    assert "90 [90, 90] (more than 4x the fastest: counts as infinite)" \
+        in page
+    assert "half or more of whose seeds never reach it" in page
+
 
 
 def test_a_solver_never_reaching_any_target_scores_zero():

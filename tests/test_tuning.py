@@ -21,18 +21,43 @@ def write_study(tmp_path, **keys):
 def test_every_solver_gets_the_same_number_of_trials_drawn_the_same_way(
         tmp_path, root):
     names = sorted(solver_classes(root))
-    study = load_study(write_study(tmp_path, dataset="digits", trials=5,
-                                   solvers=names), root)
+    study = load_study(write_study(tmp_path, dataset="digits[n_val=270]",
+                                   trials=5, solvers=names), root)
     plan = trials(study)
     assert set(plan) == set(names)
     for name, draws in plan.items():
         space = study["spaces"][name]
+        others = sorted(set(space) - {"lr", "weight_decay"})
         assert len(draws) == 5
-        # The same scrambled Halton sequence (seed 0), scaled per space.
-        units = qmc.Halton(d=len(space), scramble=True, seed=0).random(5)
+        # One scrambled Halton sequence (seed 0): lr on coordinate 0,
+        # weight_decay on 1, the others from 2 in name order.
+        units = qmc.Halton(d=2 + len(others), scramble=True,
+                           seed=0).random(5)
+        column = {"lr": 0, "weight_decay": 1,
+                  **{p: 2 + i for i, p in enumerate(others)}}
         for d, u in zip(draws, units):
-            assert d == {p: scale(space[p], x)
-                         for p, x in zip(sorted(space), u)}
+            assert d == {p: scale(space[p], u[column[p]]) for p in space}
+
+
+def test_solvers_with_the_same_lr_and_decay_ranges_get_the_same_trials():
+    lr_wd = {"lr": {"log_uniform": [1e-4, 1e-2]},
+             "weight_decay": {"log_uniform": [1e-4, 1e-1]}}
+    adamw = draw(lr_wd, 5, seed=0)
+    innaprop = draw({**lr_wd, "alpha": {"uniform": [0.1, 3.0]},
+                     "beta": {"uniform": [0.5, 3.0]}}, 5, seed=0)
+    # Before: adamw's lr trials 1.6e-4, 1.6e-3, 5.0e-4, 5.0e-3, 2.8e-4 and
+    # innaprop's 4.0e-4, 2.5e-3, 1.6e-4, 1.0e-3, 6.3e-3.
+    expected = [1.6e-4, 1.6e-3, 5.0e-4, 5.0e-3, 2.8e-4]
+    for trials_ in (adamw, innaprop):
+        assert [d["lr"] for d in trials_] == pytest.approx(expected,
+                                                           rel=0.03)
+    assert [(d["lr"], d["weight_decay"]) for d in innaprop] == \
+        [(d["lr"], d["weight_decay"]) for d in adamw]
+    # Weight decay alone keeps its coordinate too.
+    only_wd = draw({"weight_decay": lr_wd["weight_decay"],
+                    "momentum": {"uniform": [0.8, 0.99]}}, 5, seed=0)
+    assert [d["weight_decay"] for d in only_wd] == \
+        [d["weight_decay"] for d in adamw]
 
 
 def test_draws_cover_the_space_on_the_right_scale():
@@ -68,7 +93,7 @@ def test_every_solver_declares_a_valid_search_space(root):
 def test_a_study_file_space_replaces_the_solvers_own(tmp_path, root):
     own = {"alpha": {"choice": [0.1, 2.0]}}
     study = load_study(write_study(
-        tmp_path, dataset="digits",
+        tmp_path, dataset="digits[n_val=270]",
         solvers=["adamw", {"innaprop": {"search_space": own}}]), root)
     assert study["spaces"]["innaprop"] == own
 
@@ -81,7 +106,8 @@ def test_a_study_file_space_replaces_the_solvers_own(tmp_path, root):
     (dict(baseline="sgd"), "baseline"),
 ])
 def test_bad_study_files_say_what_is_allowed(tmp_path, root, keys, message):
-    study = {"dataset": "digits", "solvers": ["adamw", "innaprop"], **keys}
+    study = {"dataset": "digits[n_val=270]", "solvers": ["adamw", "innaprop"],
+             **keys}
     with pytest.raises(ValueError, match=message):
         load_study(write_study(tmp_path, **study), root)
 
@@ -152,7 +178,7 @@ def test_a_tiny_study_runs_end_to_end_with_fresh_confirmation_seeds(
 
 def test_thesis_protocol_reuses_the_baselines_lr_and_decay(tmp_path, root):
     study = load_study(write_study(
-        tmp_path, dataset="digits", protocol="thesis", trials=3,
+        tmp_path, dataset="digits[n_val=270]", protocol="thesis", trials=3,
         solvers=["adamw", "innaprop", "sgd"]), root)
     fixed = reused_lr_wd(study, {"lr": 0.002, "weight_decay": 0.05})
     assert fixed["innaprop"] == {"lr": 0.002, "weight_decay": 0.05}

@@ -1,22 +1,23 @@
 """One score across workloads: AlgoPerf's performance profiles.
 
-For workload w and solver s, t[w, s] is the time (or the number of steps)
-the solver needs to reach the workload's target: the (lower) median over
-seeds of the first evaluation at which a seed's curve of the target metric
-is at least as good as the target. A seed that never reaches it counts as
-infinite, and so does the solver when more than half of its seeds never
-do. The
-ratio r[w, s] = t[w, s] / min over solvers of t[w, s] is 1 for the fastest
-and infinite for a solver that never reaches the target. The profile of s
-is rho_s(tau) = the fraction of workloads with r[w, s] <= tau, for tau in
-[1, 4], and its score is the normalised integral
+Computed as mlcommons/algorithmic-efficiency scores submissions
+(scoring/performance_profile.py ``compute_performance_profiles``,
+scoring/score_submissions.py ``compute_leaderboard_score``):
 
-    score_s = 1/(4 - 1) * integral_1^4 rho_s(tau) dtau
-            = mean over workloads of max(0, 4 - r[w, s]) / 3,
-
-1 for a solver fastest everywhere, 0 for one that never reaches a target
-within 4 times the best (mlcommons/algorithmic-efficiency,
-scoring/performance_profile.py, with tau_max = 4).
+- For workload w and solver s, t[w, s] is the time (or the number of
+  steps) to reach the workload's target: numpy's median over seeds (over
+  studies, in AlgoPerf) of the first evaluation at which a seed's curve of
+  the target metric is at least as good as the target. A seed that never
+  reaches it counts as infinite, so the median is infinite as soon as half
+  of the seeds never reach it.
+- A time more than 4 times the fastest solver's on that workload counts as
+  infinite too.
+- The ratio r[w, s] = t[w, s] / min over solvers of t[w, s] is 1 for the
+  fastest, infinite for a solver that never reaches the target. The profile
+  of s is rho_s(tau) = the fraction of workloads with r[w, s] <= tau, on
+  100 evenly spaced tau in [1, 4], and its score is the profile's integral
+  by the trapezoidal rule divided by 4 - 1: 1 for a solver fastest
+  everywhere, 0 for one that never comes within 4 times the best.
 
 A workload is one (dataset with its parameters, objective) pair; its target
 is the median over the baseline's seeds of their best value of the target
@@ -39,11 +40,15 @@ from benchmark_utils.reporting.results import (higher_is_better,
                                                welch_test)
 
 TAU_MAX = 4.0
+# AlgoPerf's points of the profile (score_submissions.py: num_points=100).
+TAUS = np.linspace(1.0, TAU_MAX, 100)
 TARGET_COLUMNS = ("objective_val_loss", "objective_value")
-NEVER = ("A solver whose median seed never reaches a workload's target "
-         "(more than half of its seeds never do) counts as infinitely slow "
-         "there: its ratio is infinite and it adds nothing to its profile "
-         "or score on that workload.")
+NEVER = ("A solver's time to a target is the median over its seeds; a seed "
+         "that never reaches the target counts as infinitely slow, so a "
+         "solver half or more of whose seeds never reach it counts as "
+         "infinitely slow there, and so does one slower than 4 times the "
+         "fastest solver on that workload (AlgoPerf's rule): its ratio is "
+         "infinite and it adds nothing to its profile or score there.")
 
 
 def target_column(df):
@@ -72,10 +77,10 @@ def workload_target(df, column, baseline):
     return float(ordered[len(ordered) // 2])
 
 
-def median_low(values):
-    """The lower median: finite when at least half the values are."""
-    ordered = sorted(values)
-    return float(ordered[(len(ordered) - 1) // 2])
+def median(values):
+    """numpy's median over seeds: infinite as soon as half of them are
+    (AlgoPerf's ``np.median`` over studies)."""
+    return float(np.median(np.asarray(values, dtype=float)))
 
 
 def seed_times(runs, column, target, x):
@@ -105,8 +110,8 @@ def leaderboard(df, baseline="adamw"):
         secs = seed_times(runs, column, target, "time")
         times[solver] = secs
         rows[solver] = dict(
-            steps=median_low(steps), steps_interval=interval(steps),
-            time=median_low(secs), time_interval=interval(secs),
+            steps=median(steps), steps_interval=interval(steps),
+            time=median(secs), time_interval=interval(secs),
             reached=float(np.isfinite(secs).mean()), n_seeds=len(secs))
     for solver, row in rows.items():
         row["p_time"] = (math.nan if solver == base
@@ -116,26 +121,36 @@ def leaderboard(df, baseline="adamw"):
     return table
 
 
-def ratios(times):
-    """r[w, s] = t[w, s] / min_s t[w, s] (a DataFrame workloads x solvers);
-    inf where a solver never reaches the target, and where no solver does."""
+def cut(times):
+    """AlgoPerf's rule: a time more than TAU_MAX times the workload's
+    fastest counts as infinite (``times``: workloads x solvers)."""
     t = times.astype(float)
+    return t.mask(t.gt(TAU_MAX * t.min(axis=1), axis=0), math.inf)
+
+
+def ratios(times):
+    """r[w, s] = t[w, s] / min_s t[w, s] (a DataFrame workloads x solvers)
+    after ``cut``; inf where a solver never reaches the target (or is cut),
+    and where no solver does."""
+    t = cut(times)
     best = t.min(axis=1)
     r = t.div(best.where(best > 0, 1.0), axis=0)
     r[t.eq(best, axis=0)] = 1.0           # the fastest, 0 s or steps too
     return r.where(np.isfinite(r) & np.isfinite(t), math.inf)
 
 
-def profile(r, taus=None):
+def profile(r, taus=TAUS):
     """rho_s(tau): the fraction of workloads with r[w, s] <= tau."""
-    taus = np.linspace(1.0, TAU_MAX, 301) if taus is None else taus
     return pd.DataFrame({s: [(r[s] <= tau).mean() for tau in taus]
                          for s in r.columns}, index=taus)
 
 
 def score(r):
-    """The normalised integral of the profile over [1, TAU_MAX], exact."""
-    return ((TAU_MAX - r).clip(lower=0) / (TAU_MAX - 1)).mean()
+    """The profile's integral over [1, TAU_MAX] (trapezoidal rule on
+    TAUS), divided by TAU_MAX - 1: AlgoPerf's leaderboard score."""
+    prof = profile(r)
+    return pd.Series(np.trapezoid(prof.to_numpy(), prof.index, axis=0)
+                     / (TAU_MAX - 1), index=prof.columns)
 
 
 def workloads(frames):
@@ -196,7 +211,13 @@ def profiles(frames, baseline="adamw"):
     ratios, profile and scores, the leaderboards, what was left out and the
     warnings."""
     kept, left_out, warnings = workloads(frames)
-    boards = {w: leaderboard(df, baseline) for w, df in kept.items()}
+    boards = {}
+    for w, df in kept.items():
+        try:
+            boards[w] = leaderboard(df, baseline)
+        except Exception as e:  # no target column, no time: left out
+            left_out.append((w, f"no time to target can be computed "
+                             f"({type(e).__name__}: {e})"))
     solvers = sorted({s for b in boards.values() for s in b.index})
     out = dict(leaderboards=boards, left_out=left_out, warnings=warnings)
     for axis in ("steps", "time"):
@@ -207,12 +228,16 @@ def profiles(frames, baseline="adamw"):
     return out
 
 
-def _fmt(value, interval_=None, digits=4):
+def _fmt(value, interval_=None, digits=4, ratio=1.0):
+    """A median time or step count; "never" when infinite, and the 4x rule
+    said where it made a finite time infinite (``ratio`` inf)."""
     if not np.isfinite(value):
-        return "never"
+        return "never (half or more of the seeds never reach it)"
     text = f"{value:.{digits}g}"
     if interval_ is not None and all(np.isfinite(interval_)):
         text += f" [{interval_[0]:.{digits}g}, {interval_[1]:.{digits}g}]"
+    if not np.isfinite(ratio):
+        text += f" (more than {TAU_MAX:g}x the fastest: counts as infinite)"
     return text
 
 
@@ -243,8 +268,11 @@ def page(result, assets_url="assets", title="Performance profiles"):
          .index])
     boards = []
     for w, b in result["leaderboards"].items():
-        rows = [[names.get(s, s), _fmt(r.steps, r.steps_interval),
-                 _fmt(r.time, r.time_interval),
+        steps_r, time_r = (result[axis]["ratios"].loc[w]
+                           for axis in ("steps", "time"))
+        rows = [[names.get(s, s),
+                 _fmt(r.steps, r.steps_interval, ratio=steps_r[s]),
+                 _fmt(r.time, r.time_interval, ratio=time_r[s]),
                  f"{100 * r.reached:.0f}% of {r.n_seeds}",
                  "baseline" if s == b.attrs["baseline"]
                  else significance(r.p_time)] for s, r in b.iterrows()]
@@ -264,7 +292,8 @@ def page(result, assets_url="assets", title="Performance profiles"):
     body = f"""<h1>{e(title)}</h1>
 <p>{len(result['leaderboards'])} workloads. {e(NEVER)} A solver absent
 from a workload counts the same. Score: the profile's integral over tau in
-[1, {TAU_MAX:g}], divided by {TAU_MAX - 1:g}.</p>{notes}
+[1, {TAU_MAX:g}] (trapezoidal rule on {len(TAUS)} evenly spaced tau, as
+AlgoPerf's scoring), divided by {TAU_MAX - 1:g}.</p>{notes}
 <h2>Scores</h2>{scores}{''.join(parts)}<h2>Leaderboard</h2>{''.join(boards)}
 {left}<p><a href="index.html">All runs</a></p>"""
     return html.document(

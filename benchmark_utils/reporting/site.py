@@ -16,26 +16,36 @@ server, or opened from disk):
 With no file, every ``outputs/*.parquet`` of the benchmark is published.
 Nothing needs network access or a token (unlike ``benchopt publish``).
 """
-import argparse
-import html
-import shutil
 import sys
-import warnings
-from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote, unquote
 
-import pandas as pd
+if __package__ in (None, ""):
+    # Run as a script (python .../benchmark_utils/reporting/site.py): the
+    # package's folder replaces the script's on the path (whose html.py
+    # would shadow the standard library's); environment.ROOT then says
+    # where the benchmark is.
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:      # run as a script from elsewhere
-    sys.path.insert(0, str(ROOT))
+import argparse  # noqa: E402
+import html  # noqa: E402
+import shutil  # noqa: E402
+import warnings  # noqa: E402
+from datetime import datetime  # noqa: E402
+from urllib.parse import quote, unquote  # noqa: E402
 
-from benchmark_utils.bench.pages import RunPages  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from benchmark_utils.bench.pages import RunPages, has_markup  # noqa: E402
 from benchmark_utils.reporting import profiles, provenance  # noqa: E402
 from benchmark_utils.reporting.html import document  # noqa: E402
 from benchmark_utils.reporting.pages import make_offline, write_assets  # noqa
 from benchmark_utils.reporting.results import short_names, solver_base  # noqa
+from benchmark_utils.training.environment import ROOT  # noqa: E402
+
+# The columns of benchopt's results every page reads.
+REQUIRED = ("objective_name", "dataset_name", "solver_name", "idx_rep",
+            "stop_val", "time")
 
 # Families with more settings than this are summarized ("innaprop: 9
 # settings of alpha, beta") in the index.
@@ -130,26 +140,17 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
     runs, skipped = [], []
     for f in result_files:
         why = _unpublishable(f, objective)
+        if why is None:
+            try:
+                runs.append(_publish(f, out, pages))
+            except Exception as e:   # whatever else is wrong with the file
+                why = (f"its page cannot be built ({type(e).__name__}: "
+                       f"{e})")
+                _remove_outputs(f, out, pages)
         if why:
             warnings.warn(f"{f} is left out of the site: {why}.",
                           SiteWarning, stacklevel=2)
             skipped.append((f.name, why))
-            continue
-        data = out / pages.outputs / f.name
-        shutil.copyfile(f, data)
-        df = pages.read(data)
-        df.to_csv(data.with_suffix(".csv"), index=False)
-        # The page's "Download data" link is the copy's path relative to
-        # the site.
-        link = quote(f"{f.stem}.html")
-        page, fname = pages.render(f, data, out, link)
-        page_path = out / unquote(link)
-        page_path.write_text(make_offline(page, assets_url="assets"),
-                             encoding="utf-8")
-        runs.append(dict(describe_run(df), name=f.stem, page=link,
-                         parquet=quote(fname),
-                         csv=quote(str(Path(fname).with_suffix(".csv")))))
-        print(f"  {f} -> {page_path}")
     runs.sort(key=lambda r: r["sort_date"], reverse=True)
     # Two workloads or more: the performance profiles across them.
     frames = {r["name"]: pages.read(out / pages.outputs /
@@ -158,14 +159,47 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
                        zip(df["dataset_name"], df["objective_name"])})
     profile_link = None
     if n_workloads >= 2:
-        result = profiles.profiles(frames)
-        (out / "profiles.html").write_text(
-            profiles.page(result, assets_url="assets"), encoding="utf-8")
-        profile_link = "profiles.html"
+        try:
+            result = profiles.profiles(frames)
+            (out / "profiles.html").write_text(
+                profiles.page(result, assets_url="assets"), encoding="utf-8")
+            profile_link = "profiles.html"
+        except Exception as e:
+            skipped.append(("profiles.html", "the performance profiles "
+                            f"cannot be computed ({type(e).__name__}: {e})"))
     index = out / "index.html"
     index.write_text(render_index(runs, title, skipped, profile_link),
                      encoding="utf-8")
     return index
+
+
+def _publish(f, out, pages):
+    """Copy results file ``f`` into the site, with its CSV and its page;
+    returns its row of the index."""
+    data = out / pages.outputs / f.name
+    shutil.copyfile(f, data)
+    # The download is the data as they are; the page shows inert names.
+    pages.read(data, safe=False).to_csv(data.with_suffix(".csv"),
+                                        index=False)
+    df = pages.read(data)
+    # The page's "Download data" link is the copy's path relative to the
+    # site.
+    link = quote(f"{f.stem}.html")
+    page, fname = pages.render(f, data, out, link)
+    page_path = out / unquote(link)
+    page_path.write_text(make_offline(page, assets_url="assets"),
+                         encoding="utf-8")
+    print(f"  {f} -> {page_path}")
+    return dict(describe_run(df), name=f.stem, page=link,
+                parquet=quote(fname),
+                csv=quote(str(Path(fname).with_suffix(".csv"))))
+
+
+def _remove_outputs(f, out, pages):
+    """What ``_publish`` wrote for ``f`` before it failed."""
+    data = out / pages.outputs / f.name
+    for path in (data, data.with_suffix(".csv"), out / f"{f.stem}.html"):
+        path.unlink(missing_ok=True)
 
 
 class SiteWarning(UserWarning):
@@ -175,10 +209,18 @@ class SiteWarning(UserWarning):
 def _unpublishable(path, objective):
     """Why the results file ``path`` cannot be published with this
     benchmark's pages, or None."""
+    if has_markup(path.name):
+        return ("its file name holds markup characters (<, >, &, quotes), "
+                "which the pages would show as HTML: rename it")
     try:
-        names = pd.read_parquet(path, columns=["objective_name"])
+        missing = [c for c in REQUIRED
+                   if c not in pq.read_schema(path).names]
+        names = pd.read_parquet(path, columns=["objective_name"]) \
+            if not missing else None
     except Exception as e:  # truncated, not parquet, another writer
         return f"it cannot be read as benchopt results ({e})"
+    if missing:
+        return f"it lacks benchopt's column(s) {', '.join(missing)}"
     # objective_name carries the objective's parameters: "name[k=v]".
     found = sorted({n.split("[")[0] for n in names["objective_name"].dropna()})
     if found != [objective]:
@@ -243,11 +285,19 @@ def main(argv=None):
     parser.add_argument("-o", "--output", type=Path, default=Path("site"),
                         help="folder to write (default: site)")
     parser.add_argument("--benchmark", type=Path, default=ROOT,
-                        help="the benchmark folder (default: this one)")
+                        help=f"the benchmark folder (default: {ROOT}, the "
+                        "one holding this module)")
     parser.add_argument("--title", default="INNAprop benchmark results")
     args = parser.parse_args(argv)
+    if not (args.benchmark / "objective.py").is_file():
+        parser.error(f"{args.benchmark} is not a benchmark folder (it has "
+                     "no objective.py); pass --benchmark.")
     files = args.files or sorted((args.benchmark / "outputs")
                                  .glob("*.parquet"))
+    if not files:
+        parser.error("No results file to publish: none given, and "
+                     f"{args.benchmark / 'outputs'} holds no .parquet "
+                     "file.")
     index = build_site(files, args.output, args.benchmark, args.title)
     print(f"Site written to {index.parent}/ (open {index}, or serve it: "
           f"python -m http.server -d {index.parent})")

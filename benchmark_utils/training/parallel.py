@@ -12,15 +12,15 @@ import sys
 import torch
 import torch.distributed as dist
 
+from benchmark_utils.training import environment
+
 _COMMANDS = None  # the gloo group carrying rank 0's commands, once initialized
 
 
 def default_device():
-    """CUDA when present, else CPU; INNAPROP_DEVICE=cpu forces the CPU."""
-    forced = os.environ.get("INNAPROP_DEVICE")
-    if forced:
-        return torch.device(forced)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """CUDA when present, else CPU; INNAPROP_DEVICE=cpu forces the CPU (a
+    bad value is refused naming the variable: environment.py)."""
+    return environment.device()
 
 
 def synchronize(device):
@@ -102,14 +102,4 @@ def announce(device):
 def requested_processes():
     """Processes per run asked for with INNAPROP_NPROC: a number, or "auto"
     for one per visible GPU (1 by default)."""
-    value = os.environ.get("INNAPROP_NPROC", "1")
-    if value == "auto":
-        return max(1, torch.cuda.device_count())
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ValueError(f"INNAPROP_NPROC={value!r}: expected a number of "
-                         "processes (>= 1) or 'auto'.")
-    return n
+    return environment.processes()

@@ -18,12 +18,13 @@ using the GPU is not.
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import torch
+
+from benchmark_utils.training import environment
 
 # Records of finished runs are kept this long, for the runs they overlapped
 # to see them, then removed.
@@ -31,8 +32,7 @@ KEEP_S = 24 * 3600
 
 
 def runs_dir():
-    return Path(os.environ.get("INNAPROP_RUNS_DIR") or Path(
-        tempfile.gettempdir()) / f"innaprop-runs-{os.getuid()}")
+    return environment.runs_dir()
 
 
 def device_key(device):

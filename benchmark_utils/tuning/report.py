@@ -10,8 +10,8 @@ from plotly.colors import qualitative
 
 from benchmark_utils.reporting import html
 from benchmark_utils.reporting.results import (
-    final_metrics, higher_is_better, mean_curve, per_seed_to_target,
-    significance, solver_base, t_interval, target_table)
+    final_metrics, higher_is_better, mean_curve, significance, solver_base,
+    target_table)
 
 SHOWN = ("objective_val_loss", "objective_val_acc", "objective_test_loss",
          "objective_test_acc")
@@ -19,12 +19,17 @@ SHOWN = ("objective_val_loss", "objective_val_acc", "objective_test_loss",
 
 def study_target(study, confirm):
     """The target of the selection metric: the study's number, or (the
-    AlgoPerf way) the median over seeds of the tuned baseline's best."""
+    AlgoPerf way) the median over seeds of the tuned baseline's best; None
+    when the baseline has no confirmed runs."""
     column, target = study["select"], study["target"]
     if target != "tuned_baseline_median":
         return target
+    if confirm.empty:
+        return None
     runs = confirm[confirm["solver_name"].map(solver_base)
                    == study["baseline"]]
+    if runs.empty:
+        return None
     best = runs.groupby("idx_rep")[column].agg(
         "max" if higher_is_better(column) else "min")
     return float(best.median())
@@ -38,33 +43,45 @@ def _cell(mean, low, high, n):
     return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
 
 
+def search_text(result, solver):
+    """What the solver searched, and (thesis protocol) what it reused from
+    the baseline and through which scale rule."""
+    study = result["study"]
+    pinned = result.get("fixed", {}).get(solver, {})
+    space = {k: v for k, v in study["spaces"][solver].items()
+             if k not in pinned}
+    text = json.dumps(space) if space else "nothing left to search"
+    if pinned:
+        rule = study["classes"][solver].scale.describe()
+        text += (f"; reused from {study['baseline']}: {sorted(pinned)}, "
+                 f"through its scale rule: {rule}")
+    return text
+
+
 def tables(result):
-    """(rows of the choice table, rows of the confirmed table, target
-    table or None), for both renderings."""
+    """(rows of the choice table, header and rows of the confirmed table,
+    target, target rows or None, failure rows), for both renderings."""
     study, confirm = result["study"], result["confirm"]
+    choice = [[solver, search_text(result, solver),
+               str(len(result["names"][solver])),
+               ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
+               f"{score:.4g}"]
+              for solver, (params, score) in result["chosen"].items()]
+    failures = [[f["solver"], f["phase"], f["run"], f["error"]]
+                for f in result.get("failures", [])]
+    if confirm.empty:
+        return choice, ["solver"], [], None, None, failures
     by_base = {solver_base(n): n for n in confirm["solver_name"].unique()}
-    choice = []
-    fixed = result.get("fixed", {})
-    for solver, (params, score) in result["chosen"].items():
-        pinned = fixed.get(solver, {})
-        space = {k: v for k, v in study["spaces"][solver].items()
-                 if k not in pinned}
-        text = json.dumps(space) if space else "nothing left to search"
-        if pinned:
-            text += f"; reused from {study['baseline']}: {sorted(pinned)}"
-        choice.append([solver, text,
-                       str(len(result["names"][solver])),
-                       ", ".join(f"{k}={v}" for k, v in sorted(
-                           params.items())), f"{score:.4g}"])
+    baseline = by_base.get(study["baseline"])
     columns = [c for c in SHOWN if c in confirm]
-    fm = final_metrics(confirm, columns, baseline=by_base[study["baseline"]])
+    fm = final_metrics(confirm, columns, baseline=baseline)
     confirmed = []
     for name, row in fm.iterrows():
         cells = [solver_base(name), str(int(row.n_seeds - row.n_diverged))]
         for c in columns:
             text = _cell(row[c], row[f"{c}:low"], row[f"{c}:high"],
                          row.n_seeds - row.n_diverged)
-            if solver_base(name) != study["baseline"]:
+            if baseline is not None and name != baseline:
                 text += f"; {significance(row[f'{c}:p'])}"
             cells.append(text)
         confirmed.append(cells)
@@ -80,23 +97,31 @@ def tables(result):
                  for n, r in tt.iterrows()]
     return choice, ["solver", "seeds", *[c.removeprefix("objective_")
                                          for c in columns]], confirmed, \
-        target, reach
+        target, reach, failures
 
 
 CHOICE_HEAD = ["solver", "search space", "trials", "chosen",
                "validation score of the chosen trial"]
 REACH_HEAD = ["solver", "seeds reaching the target", "steps to target",
               "time to target (s)"]
+FAILURE_HEAD = ["solver", "phase", "run", "error"]
+FAILURES = ("Runs that raised: each costs only itself (the study goes on "
+            "with the others); a solver with no finished trial is not "
+            "confirmed, one whose confirmation failed has no confirmed "
+            "results.")
 
 
 def markdown(result):
     study = result["study"]
-    choice, head, confirmed, target, reach = tables(result)
+    choice, head, confirmed, target, reach, failures = tables(result)
+
+    def row(cells):     # a "|" inside a cell (an error message) is escaped
+        return "| " + " | ".join(str(c).replace("|", "\\|")
+                                 for c in cells) + " |"
 
     def table(header, rows):
-        return "\n".join(["| " + " | ".join(header) + " |",
-                          "|" + " --- |" * len(header)]
-                         + ["| " + " | ".join(r) + " |" for r in rows])
+        return "\n".join([row(header), "|" + " --- |" * len(header)]
+                         + [row(r) for r in rows])
     parts = [f"# Study {study['name']}: {study['dataset']}",
              protocol_text(study),
              "## Search spaces and chosen values", table(CHOICE_HEAD, choice),
@@ -105,6 +130,8 @@ def markdown(result):
     if reach is not None:
         parts += [f"## Target {study['select'].removeprefix('objective_')}"
                   f" = {target:.4g}", table(REACH_HEAD, reach)]
+    if failures:
+        parts += ["## Failed runs", FAILURES, table(FAILURE_HEAD, failures)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -132,7 +159,7 @@ def protocol_text(study):
 def html_page(result):
     """One self-contained page (plotly.js inlined: renders offline)."""
     study, confirm = result["study"], result["confirm"]
-    choice, head, confirmed, target, reach = tables(result)
+    choice, head, confirmed, target, reach, failures = tables(result)
 
     table = html.table
     figures = []
@@ -170,5 +197,8 @@ def html_page(result):
     if reach is not None:
         body += [f"<h2>Target {study['select'].removeprefix('objective_')}"
                  f" = {target:.4g}</h2>", table(REACH_HEAD, reach)]
+    if failures:
+        body += ["<h2>Failed runs</h2>", f"<p>{html.escape(FAILURES)}</p>",
+                 table(FAILURE_HEAD, failures)]
     return html.document(f"Study {study['name']}",
                          "".join(body) + "".join(figures))

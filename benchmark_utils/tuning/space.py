@@ -10,6 +10,8 @@ import math
 import numpy as np
 from scipy.stats import qmc
 
+from benchmark_utils.tuning.checks import is_number, text_number_hint
+
 KINDS = ("log_uniform", "uniform", "choice")
 
 
@@ -36,9 +38,16 @@ def check_space(space, solver, parameters):
                 raise ValueError(f"{solver}.{name}: choice needs a non-empty "
                                  f"list, got {values!r}.")
             continue
-        if not (isinstance(values, list) and len(values) == 2
-                and all(isinstance(v, (int, float)) for v in values)
-                and values[0] < values[1]):
+        if not (isinstance(values, list) and len(values) == 2):
+            raise ValueError(f"{solver}.{name}: {kind} needs [low, high] "
+                             f"(two numbers), got {values!r}.")
+        for v in values:
+            if not is_number(v) or not math.isfinite(v):
+                raise ValueError(
+                    f"{solver}.{name}: {kind} bound {v!r} is not a number;"
+                    f" allowed: [low, high], two finite numbers."
+                    f"{text_number_hint(v)}")
+        if not values[0] < values[1]:
             raise ValueError(f"{solver}.{name}: {kind} needs [low, high] "
                              f"with low < high, got {values!r}.")
         if kind == "log_uniform" and values[0] <= 0:
@@ -71,10 +80,28 @@ def round_value(x):
     return float(f"{x:.4g}")
 
 
+# Parameters every solver's trials place on the same Halton coordinates,
+# whatever else the solver searches (common random numbers): two solvers
+# with the same lr and weight-decay ranges get the same lr and weight-decay
+# trials, so that their comparison is not a comparison of luck.
+SHARED = ("lr", "weight_decay")
+
+
+def dimensions(space):
+    """{parameter: Halton dimension}: lr 0, weight_decay 1 (whether or not
+    the space searches them), the other parameters 2, 3, ... in name
+    order."""
+    others = sorted(k for k in space if k not in SHARED)
+    dims = {name: i for i, name in enumerate(SHARED) if name in space}
+    dims.update({name: len(SHARED) + i for i, name in enumerate(others)})
+    return dims
+
+
 def draw(space, n, seed):
-    """``n`` trials of ``space``, a list of {parameter: value}; parameters
-    in sorted order, one Halton dimension each."""
-    names = sorted(space)
-    points = unit_points(len(names), n, seed)
-    return [{name: scale(space[name], u) for name, u in zip(names, row)}
-            for row in np.asarray(points)]
+    """``n`` trials of ``space``, a list of {parameter: value}, each
+    parameter on its coordinate of one scrambled Halton sequence
+    (``dimensions``)."""
+    dims = dimensions(space)
+    points = np.asarray(unit_points(max(dims.values()) + 1, n, seed))
+    return [{name: scale(space[name], row[d]) for name, d in dims.items()}
+            for row in points]

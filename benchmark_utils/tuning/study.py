@@ -3,9 +3,15 @@
 Every run goes through ``benchopt run`` (a subprocess, as a user runs it),
 so benchopt's cache, resume, ``-j`` and ``--parallel-config`` (SLURM)
 apply; ``benchopt_args`` in the study file are passed on.
+
+The study file is checked whole before the first trial (checks.py). A
+solver whose trials raise costs only itself: benchopt goes on with the
+others (``BENCHOPT_RAISE_ON_ERROR=0``), the failed trials are recorded with
+their error, and the report lists them. A run that fails as a whole (the
+data are missing) stops the study on its one-line reason (``StudyError``).
 """
-import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +20,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchmark_utils.tuning.checks import (
+    StudyError, check_benchopt_args, check_count, check_dataset, check_name,
+    check_select, check_target, parse_selection, plugin_classes)
 from benchmark_utils.tuning.space import check_space, draw
 
 PROTOCOLS = ("tuned", "thesis")
@@ -23,72 +32,86 @@ DEFAULTS = dict(trials=5, trial_seeds=1, confirm_seeds=3, seed=0,
 
 
 def load_study(path, bench="."):
-    """The study file (YAML) as a dict, checked: ``dataset`` (benchopt's
-    dataset string, e.g. "digits[n_val=270]"), ``solvers`` (names, or
-    {name: {search_space: ...}}), and the keys of DEFAULTS."""
+    """The study file (YAML) as a dict, checked whole (checks.py):
+    ``dataset`` (benchopt's dataset string, e.g. "digits[n_val=270]"),
+    ``solvers`` (names, or {name: {search_space: ...}}), and the keys of
+    DEFAULTS. Raises StudyError (a ValueError) naming the file, the key,
+    the value and what is allowed; nothing has run then."""
     with open(path) as f:
-        study = {**DEFAULTS, **(yaml.safe_load(f) or {})}
-    study["name"] = study.get("name") or Path(path).stem
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise StudyError(f"{path}: a study file is a mapping of keys, got "
+                         f"{type(raw).__name__}.")
+    study = {**DEFAULTS, **raw}
     allowed = {*DEFAULTS, "name", "dataset", "solvers"}
     if set(study) - allowed:
-        raise ValueError(f"{path}: unknown keys "
+        raise StudyError(f"{path}: unknown keys "
                          f"{sorted(set(study) - allowed)}; allowed: "
                          f"{sorted(allowed)}.")
+    study["name"] = check_name(study.get("name") or Path(path).stem, path)
     for key in ("dataset", "solvers"):
         if not study.get(key):
-            raise ValueError(f"{path}: {key!r} is required.")
+            raise StudyError(f"{path}: {key!r} is required.")
     if study["protocol"] not in PROTOCOLS:
-        raise ValueError(f"{path}: protocol={study['protocol']!r}; allowed: "
+        raise StudyError(f"{path}: protocol={study['protocol']!r}; allowed: "
                          f"{PROTOCOLS}.")
-    if not str(study["select"]).startswith("objective_val_"):
-        raise ValueError(
-            f"{path}: select={study['select']!r}: selection must read a "
-            "validation column (objective_val_loss, objective_val_acc, ...), "
-            "never the test split.")
     for key in ("trials", "trial_seeds", "confirm_seeds"):
-        if not isinstance(study[key], int) or study[key] < 1:
-            raise ValueError(f"{path}: {key}={study[key]!r} must be an "
-                             "integer >= 1.")
-    target = study["target"]
-    if not (target is None or target == "tuned_baseline_median"
-            or isinstance(target, (int, float))):
-        raise ValueError(f"{path}: target={target!r}; allowed: a number, "
-                         "'tuned_baseline_median' or nothing.")
-    classes = solver_classes(bench)
-    spaces = {}
-    for entry in study["solvers"]:
-        name, own = (entry, {}) if isinstance(entry, str) else \
-            next(iter(entry.items()))
-        if name not in classes:
-            raise ValueError(f"{path}: solver {name!r} is not in "
-                             f"{bench}/solvers; found: {sorted(classes)}.")
-        cls = classes[name]
-        space = (own or {}).get("search_space") or getattr(
-            cls, "search_space", None)
-        if not space:
-            raise ValueError(f"{path}: solver {name!r} has no search_space "
-                             "(neither the study nor the solver gives one).")
-        spaces[name] = check_space(space, name, cls.parameters)
-    study["spaces"], study["classes"] = spaces, classes
-    if study["baseline"] not in spaces:
-        raise ValueError(f"{path}: baseline {study['baseline']!r} is not "
-                         f"among the solvers {sorted(spaces)}.")
+        check_count(key, study[key], path)
+    if type(study["seed"]) is not int or study["seed"] < 0:
+        raise StudyError(f"{path}: seed={study['seed']!r}: allowed: an "
+                         "integer >= 0.")
+    study["benchopt_args"] = check_benchopt_args(study["benchopt_args"],
+                                                 path)
+    cls, params, _ = check_dataset(study["dataset"], bench, path)
+    check_select(study["select"], cls, params, path)
+    study["target"] = check_target(study["target"], study["select"], path)
+    study["spaces"], study["classes"] = solver_spaces(
+        study["solvers"], solver_classes(bench), bench, path)
+    if study["baseline"] not in study["spaces"]:
+        raise StudyError(f"{path}: baseline={study['baseline']!r} is not "
+                         f"among the solvers {sorted(study['spaces'])}.")
     return study
+
+
+def solver_spaces(entries, classes, bench, path):
+    """({solver: its checked search space}, classes) of the study's
+    ``solvers`` list."""
+    if not isinstance(entries, list):
+        raise StudyError(f"{path}: solvers={entries!r}: allowed: a list of "
+                         "solver names or {name: {search_space: ...}}.")
+    spaces = {}
+    for entry in entries:
+        if isinstance(entry, dict) and len(entry) == 1:
+            name, own = next(iter(entry.items()))
+        else:
+            name, own = entry, {}
+        own = own or {}
+        if not isinstance(name, str) or not isinstance(own, dict) or \
+                set(own) - {"search_space"}:
+            raise StudyError(f"{path}: solvers: {entry!r}: allowed: a "
+                             "solver name, or {name: {search_space: ...}}.")
+        if name not in classes:
+            raise StudyError(f"{path}: solver {name!r} is not in "
+                             f"{bench}/solvers; found: {sorted(classes)}.")
+        if name in spaces:
+            raise StudyError(f"{path}: solver {name!r} is listed twice.")
+        cls = classes[name]
+        space = own.get("search_space") or getattr(cls, "search_space", None)
+        if not space:
+            raise StudyError(f"{path}: solver {name!r} has no search_space "
+                             "(neither the study nor the solver gives one).")
+        where = "the study's" if own.get("search_space") else \
+            f"solvers/{Path(sys.modules[cls.__module__].__file__).name}'s"
+        try:
+            spaces[name] = check_space(space, name, cls.parameters)
+        except ValueError as e:
+            raise StudyError(f"{path}: {where} search_space: {e}") from None
+    return spaces, classes
 
 
 def solver_classes(bench):
     """{name: Solver class} of ``bench/solvers/*.py``."""
-    bench = str(Path(bench).resolve())
-    if bench not in sys.path:
-        sys.path.insert(0, bench)
-    classes = {}
-    for file in sorted(Path(bench, "solvers").glob("*.py")):
-        spec = importlib.util.spec_from_file_location(
-            f"study_solver_{file.stem}", file)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        classes[module.Solver.name] = module.Solver
-    return classes
+    return plugin_classes(bench, "solvers", "Solver")
 
 
 def solver_string(name, params):
@@ -116,9 +139,12 @@ def trials(study, fixed=None, only=None):
 
 
 def run_benchopt(bench, study, solvers, n_reps, output, seed, page=True):
-    """``benchopt run`` of ``solvers`` (strings) on the study's dataset;
-    returns its results frame. ``page=False`` skips benchopt's result page
-    (the trials': dozens of solvers, slow to render, not read)."""
+    """``benchopt run`` of ``solvers`` (strings) on the study's dataset:
+    (its results frame, {benchopt's solver name: error} of the runs that
+    failed). A failing solver does not stop the others; a run that fails as
+    a whole raises StudyError with its last line. ``page=False`` skips
+    benchopt's result page (the trials': dozens of solvers, slow to render,
+    not read)."""
     bench = Path(bench)
     folder = bench / "outputs"
     folder.mkdir(exist_ok=True)
@@ -132,12 +158,84 @@ def run_benchopt(bench, study, solvers, n_reps, output, seed, page=True):
     cmd = [sys.executable, "-m", "benchopt", "run", str(bench), "--config",
            str(config), "--output", output, "--seed", str(seed),
            "--no-display", *([] if page else ["--no-plot"]),
-           *map(str, study["benchopt_args"])]
+           *study["benchopt_args"]]
     print("$", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, env=dict(
-        os.environ, BENCHOPT_RAISE_ON_ERROR=os.environ.get(
-            "BENCHOPT_RAISE_ON_ERROR", "1")))
-    return pd.read_parquet(result)
+    # The study handles a solver's errors itself: benchopt goes on.
+    status, lines = run_logged(cmd, dict(os.environ, PYTHONUNBUFFERED="1",
+                                         BENCHOPT_RAISE_ON_ERROR="0"))
+    failed = failed_runs(lines)
+    if status != 0 and not failed:
+        raise StudyError(f"benchopt run ({output}) failed: "
+                         f"{last_line(lines)}")
+    frame = pd.read_parquet(result) if result.exists() else pd.DataFrame()
+    return frame, failed
+
+
+def run_logged(cmd, env):
+    """Run ``cmd``, echoing its output (stderr merged, in order) as it
+    comes: (exit status, the output's lines)."""
+    out = bytearray()
+    sink = getattr(sys.stdout, "buffer", None)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, env=env) as proc:
+        for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+            out += chunk
+            if sink is not None:
+                sink.write(chunk)
+            else:
+                sys.stdout.write(chunk.decode(errors="replace"))
+            sys.stdout.flush()
+    text = ANSI.sub("", out.decode(errors="replace"))
+    return proc.returncode, re.split(r"\r\n|\r|\n", text)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# benchopt's line for a run that ended: "  |--adamw[lr=0.001,...]: error".
+STATUS = re.compile(r"\|--(?P<name>\S.*?):\s*(?P<status>error|diverged)\s*$")
+
+
+def last_line(lines):
+    return next((line.strip() for line in reversed(lines) if line.strip()),
+                "(no output)")
+
+
+def failed_runs(lines):
+    """{benchopt's solver name: why it failed} from benchopt's output: each
+    run's status line "error" follows the traceback it printed (its last
+    line is the error)."""
+    failed, error, in_traceback = {}, None, False
+    for line in lines:
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+        elif in_traceback and line.strip() and not line.startswith(" "):
+            error, in_traceback = line.strip(), False
+        match = STATUS.search(line)
+        if match:
+            failed[match["name"]] = (error or "error") \
+                if match["status"] == "error" else "diverged"
+            error = None
+    return failed
+
+
+def failure_of(failed, solver, params):
+    """The error of the trial of ``solver`` with ``params`` among
+    ``failed`` (benchopt spells every parameter), or None."""
+    for name, error in failed.items():
+        try:
+            base, spelled = parse_selection(name)
+        except ValueError:
+            continue
+        if base == solver and all(
+                same_value(spelled.get(k), v) for k, v in params.items()):
+            return error
+    return None
+
+
+def same_value(a, b):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
+            not isinstance(a, bool) and not isinstance(b, bool):
+        return bool(np.isclose(float(a), float(b)))
+    return str(a) == str(b)
 
 
 def trial_scores(df, column):
@@ -172,7 +270,9 @@ def trial_name(df, solver, params):
 
 def select(df, names, column, target=None):
     """{solver: (winning params, its score)}: each solver's best trial on
-    ``column``. ``names`` is {solver: {trial solver string: params}}.
+    ``column``. ``names`` is {solver: {trial solver string: params}}; a
+    trial with no results (it failed) is not a candidate, and a solver
+    with none is left out.
 
     Without a target the score is the final value (accuracies maximized,
     losses minimized); with one it is the mean over seeds of the steps to
@@ -180,6 +280,8 @@ def select(df, names, column, target=None):
     breaking ties."""
     from benchmark_utils.reporting.results import (higher_is_better,
                                                    per_seed_to_target)
+    if df.empty:
+        return {}
     maximize = higher_is_better(column)
     scores = trial_scores(df, column)
     chosen = {}
@@ -187,6 +289,8 @@ def select(df, names, column, target=None):
         best = None
         for params in options.values():
             string = trial_name(df, solver, params)
+            if string is None:
+                continue
             final = scores.get(string, np.nan)
             key = [-final if maximize else final]
             if target is not None:
@@ -199,46 +303,68 @@ def select(df, names, column, target=None):
             key = [np.inf if not np.isfinite(k) else k for k in key]
             if best is None or key < best[0]:
                 best = (key, params, final)
-        chosen[solver] = (best[1], best[2])
+        if best is not None:
+            chosen[solver] = (best[1], best[2])
     return chosen
 
 
 def reused_lr_wd(study, base_params):
     """{solver: {lr, weight_decay}}: the tuned baseline's values, through
-    each solver's scale rule (the values its lr=None would take from a
-    recipe holding them), rounded as trials are."""
+    each solver's scale rule (``cls.scale``: the values its lr=None would
+    take from a recipe holding them), rounded as trials are. A method that
+    never takes the recipe's lr (``scale.recipe_lr`` False, e.g. Prodigy)
+    keeps searching its own."""
     lr_wd = {k: base_params[k] for k in ("lr", "weight_decay")
              if k in base_params}
     fixed = {}
     for name, cls in study["classes"].items():
         scales = dict(lr=cls.scale.lr, weight_decay=cls.scale.weight_decay)
         fixed[name] = {k: float(f"{v * scales[k]:.4g}")
-                       for k, v in lr_wd.items() if k in cls.parameters}
+                       for k, v in lr_wd.items() if k in cls.parameters
+                       and (k != "lr" or cls.scale.recipe_lr)}
     return fixed
 
 
 def run_study(study, bench="."):
-    """Trials, selection and confirmation; returns what the report needs."""
+    """Trials, selection and confirmation; returns what the report needs.
+    A trial or confirmation run that raises is recorded in ``failures``
+    (solver, run, phase, error) and costs only itself."""
     name, column = study["name"], study["select"]
     target = study["target"] if isinstance(study["target"], (int, float)) \
         else None
     base = study["baseline"]
-    names, frames, fixed = {}, [], {}
+    names, frames, fixed, failures = {}, [], {}, []
+
+    def record(failed, solver, string, params, phase):
+        error = failure_of(failed, solver, params)
+        if error is not None:
+            failures.append(dict(solver=solver, run=string, phase=phase,
+                                 error=error))
 
     def run_trials(plan, tag):
         strings = {s: {solver_string(s, p): p for p in ps}
                    for s, ps in plan.items()}
         names.update(strings)
-        frames.append(run_benchopt(
+        frame, failed = run_benchopt(
             bench, study, [x for v in strings.values() for x in v],
             study["trial_seeds"], f"{name}_{tag}", study["seed"],
-            page=False))
-        return select(frames[-1], strings, column, target)
+            page=False)
+        frames.append(frame)
+        for solver, options in strings.items():
+            for string, params in options.items():
+                record(failed, solver, string, params, "trial")
+        return select(frame, strings, column, target)
 
     if study["protocol"] == "thesis":
         # Table 4.1: AdamW tuned; the others reuse its lr and weight decay
         # (through their scale rules) and search only their own parameters.
         chosen = run_trials(trials(study, only=[base]), "trials_baseline")
+        if base not in chosen:
+            raise StudyError(
+                f"the baseline {base} failed every trial "
+                f"({failures[-1]['error'] if failures else 'no results'}):"
+                " the thesis protocol reuses its lr and weight decay, so "
+                "the other solvers cannot run.")
         fixed = reused_lr_wd(study, chosen[base][0])
         others = [s for s in study["spaces"] if s != base]
         chosen.update(run_trials(trials(study, fixed, only=others),
@@ -246,10 +372,21 @@ def run_study(study, bench="."):
     else:
         chosen = run_trials(trials(study), "trials")
     winners = {s: solver_string(s, p) for s, (p, _) in chosen.items()}
-    # Fresh seeds: benchopt's base seed moves past the trials'.
-    confirm = run_benchopt(bench, study, winners.values(),
-                           study["confirm_seeds"], f"{name}_confirm",
-                           study["seed"] + 1)
+    confirm = pd.DataFrame()
+    if winners:
+        # Fresh seeds: benchopt's base seed moves past the trials'.
+        try:
+            confirm, failed = run_benchopt(
+                bench, study, winners.values(), study["confirm_seeds"],
+                f"{name}_confirm", study["seed"] + 1)
+        except StudyError as e:
+            raise StudyError(f"{e} (the trials are kept in outputs/"
+                             f"{name}_trials*.parquet; running the study "
+                             "again reuses them)") from None
+        for solver, string in winners.items():
+            record(failed, solver, string, chosen[solver][0],
+                   "confirmation")
     return dict(study=study, trials=pd.concat(frames), names=names,
                 chosen=chosen, winners=winners, confirm=confirm,
+                failures=failures,
                 fixed={s: v for s, v in fixed.items() if s != base})
