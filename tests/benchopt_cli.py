@@ -28,7 +28,8 @@ def copy_benchmark(dest):
 def benchopt(*args, cwd, raise_on_error=True, timeout=600, env=None):
     # `benchopt test` runs the `python` found on PATH: make it this one.
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
-    env = dict(os.environ, INNAPROP_DEVICE="cpu", PATH=path, **(env or {}))
+    env = {**os.environ, "INNAPROP_DEVICE": "cpu", "PATH": path,
+           **(env or {})}
     env.pop("BENCHOPT_RAISE_ON_ERROR", None)
     if raise_on_error:
         env["BENCHOPT_RAISE_ON_ERROR"] = "1"
@@ -50,8 +51,8 @@ def benchopt_here(bench, *args, env=None):
     import io
 
     from benchopt.cli.main import run
-    env = dict(INNAPROP_DEVICE="cpu", BENCHOPT_RAISE_ON_ERROR="1",
-               **(env or {}))
+    env = {"INNAPROP_DEVICE": "cpu", "BENCHOPT_RAISE_ON_ERROR": "1",
+           **(env or {})}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     out = io.StringIO()

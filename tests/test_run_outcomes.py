@@ -214,3 +214,14 @@ def test_the_runner_fails_only_when_a_named_dataset_had_no_data():
     # -d patterns, and a config's entries (strings or {name: parameters})
     assert runner._bases('cifar10[model=vgg11]') == ["cifar10"]
     assert runner._bases({"cifar10": {"model": "vgg11"}}) == ["cifar10"]
+
+
+def test_a_bad_environment_variable_stops_the_run_before_anything(bench):
+    from benchopt_cli import benchopt_here
+    code, log = benchopt_here(bench, "-d", "digits[epochs=1]", "-s", "adamw",
+                              "--no-plot", env={"INNAPROP_DEVICE": "bogus",
+                                                "INNAPROP_NPROC": "abc"})
+    assert code == 2, log[-2000:]
+    assert "INNAPROP_DEVICE='bogus'" in log and "INNAPROP_NPROC='abc'" in log
+    assert log.strip().splitlines()[-1].startswith("INNAPROP_")
+    assert not (bench / "outputs").exists()

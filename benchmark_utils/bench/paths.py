@@ -13,7 +13,9 @@ from pathlib import Path
 from benchopt.benchmark import get_running_benchmark
 from benchopt.config import get_data_path, get_setting
 
-BENCHMARK_DIR = Path(__file__).resolve().parents[2]
+from benchmark_utils.training import environment
+
+BENCHMARK_DIR = environment.ROOT
 
 
 def data_path(key, benchmark_dir=None):

@@ -9,13 +9,12 @@ times that exclude the lost work. They are benchopt 1.10's
 resuming wrongly. The checkpoint files are training/checkpoint.py's, a run's
 code identity and the listing of stale checkpoints training/resume.py's.
 """
-import os
 import sys
 import time
 
 import benchopt
 
-from benchmark_utils.training import identity
+from benchmark_utils.training import environment, identity
 from benchmark_utils.training.checkpoint import CheckpointStore
 
 TESTED_BENCHOPT = ("1.10",)
@@ -71,11 +70,10 @@ class RunCheckpoints:
     @classmethod
     def open(cls, solver, callback):
         meta = getattr(callback, "meta", None)
-        if not meta or os.environ.get("INNAPROP_CHECKPOINTS", "1") == "0":
+        if not meta or not environment.checkpoints():
             return NoCheckpoints()
         check_benchopt_version()
-        root = os.environ.get("INNAPROP_CHECKPOINT_DIR") or (
-            identity.ROOT / "checkpoints")
+        root = environment.checkpoint_dir()
         store = CheckpointStore(
             root, dataset=meta["dataset_name"],
             objective=meta["objective_name"], solver=meta["solver_name"],

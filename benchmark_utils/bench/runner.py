@@ -6,8 +6,10 @@ loop re-raises before ``save_results``. It also exits 0 when a dataset
 named with ``-d`` was skipped. ``install()`` wraps four of its module-level
 names, looked up when a run calls them:
 
-- ``Benchmark.check_dataset_patterns``: which datasets were named (``-d``
-  or a config's ``dataset:``), as opposed to "all of them";
+- ``Benchmark.check_dataset_patterns``, the run's first step: the
+  INNAPROP_* variables are checked (training/environment.py), and which
+  datasets were named (``-d`` or a config's ``dataset:``), as opposed to
+  "all of them";
 - ``benchopt.runner.parallel_run``: the stream of finished runs; an error
   or an interruption ends the stream instead of the process, so benchopt
   goes on to save and plot what finished;
@@ -26,6 +28,7 @@ import traceback
 import warnings
 
 from benchmark_utils.reporting import provenance
+from benchmark_utils.training import environment
 
 TESTED_BENCHOPT = ("1.10",)
 # Exit status of an interrupted run, as a shell reports Ctrl-C.
@@ -79,6 +82,11 @@ def _named(check):
     def check_dataset_patterns(self, patterns, *args, **kwargs):
         global STATE
         STATE = _State()       # a new run starts
+        try:
+            environment.check()
+        except environment.BadEnvironment as e:
+            print(e, file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
         STATE.named = {name for p in patterns or () for name in _bases(p)} \
             or None
         return check(self, patterns, *args, **kwargs)

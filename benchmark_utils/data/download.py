@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from benchmark_utils.training import environment
+
 
 class DataNotFound(RuntimeError):
     """A dataset's files (or pretrained weights) are absent, and could not
@@ -45,7 +47,7 @@ def reachable(url, timeout=3.0):
 
 
 def timeout_seconds():
-    return float(os.environ.get("INNAPROP_DOWNLOAD_TIMEOUT", "60"))
+    return environment.download_timeout()
 
 
 def _tree(folder):

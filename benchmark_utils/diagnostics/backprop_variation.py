@@ -53,7 +53,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_utils.training import environment
+
+ROOT = environment.ROOT
 DEFAULT_OUTPUT = ROOT / "outputs" / "backprop_variation"
 
 PROGRAMS = {

@@ -17,11 +17,13 @@ import subprocess
 import sys
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 
 import torch
 
 from benchmark_utils.reporting import results
 from benchmark_utils.training.environment import ROOT
+
 COMMAND_LINE = "INNAPROP_COMMAND_LINE"
 PACKAGES = ("torch", "torchvision", "triton", "benchopt", "innaprop",
             "schedulefree", "pytorch-optimizer", "transformers", "peft")

@@ -14,7 +14,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_utils.training.environment import ROOT
 
 MAX_ENTRIES = 20_000   # ImageNet: 2 splits x 1000 class folders, cheap
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from benchmark_utils.training import parallel
+from benchmark_utils.training import environment, parallel
 from benchmark_utils.training.checkpoint import read_checkpoint
 from benchmark_utils.training.trainer import Trainer
 
@@ -48,7 +48,7 @@ def spawn_workers(n_procs, device):
         return
     # The workers import this package by name: make it findable from the
     # benchmark's folder (benchopt loads it from a file path).
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(environment.ROOT)
     if root not in sys.path:
         sys.path.insert(0, root)
     if torch.device(device).type == "cuda" and \
