@@ -5,11 +5,12 @@ import copy
 import pytest
 import torch
 
-from innaprop import INNA, DINAdam, INNAprop, INNApropMomentum, Lion, SophiaG
+from innaprop import (INNA, MARS, DINAdam, INNAprop, INNApropMomentum, Lion,
+                      NAdamW, SophiaG)
 
-ALL = [INNAprop, INNA, DINAdam, INNApropMomentum, Lion, SophiaG]
+ALL = [INNAprop, INNA, DINAdam, INNApropMomentum, Lion, SophiaG, NAdamW, MARS]
 KW = {INNAprop: {}, INNA: dict(lr=1e-2), DINAdam: {},
-      INNApropMomentum: {}, Lion: {}, SophiaG: {}}
+      INNApropMomentum: {}, Lion: {}, SophiaG: {}, NAdamW: {}, MARS: {}}
 
 
 def grads_sequence(shape, n, dtype=torch.float64):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from innaprop import (DINAdam, INNA, INNApropMomentum, Lion,
-                                   SophiaG)
+from innaprop import (DINAdam, INNA, INNApropMomentum, Lion, MARS, NAdamW,
+                      SophiaG)
 
 from benchopt_cli import benchopt, read_results
 
@@ -269,6 +269,92 @@ def test_lion_follows_its_paper(foreach):
     assert_iterates_equal(ours, ref)
 
 
+# -- NAdamW: AlgoPerf's rule ---------------------------------------------
+
+def algoperf_nadamw(theta, lrs, b1, b2, eps, wd):
+    """AlgoPerf's NAdamW (algorithms/baselines/external_tuning/
+    pytorch_nadamw_full_budget.py), step t = 1, 2, ...: decay, both moments,
+    the look-ahead b1 m + (1 - b1) g, step lr / (1 - b1^t), denominator
+    sqrt(v) / sqrt(1 - b2^t) + eps."""
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    out = [theta]
+    for t, lr in enumerate(lrs, start=1):
+        g = grad_at(theta)
+        theta = theta * (1 - lr * wd)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        d = b1 * m + (1 - b1) * g
+        theta = theta - lr / (1 - b1 ** t) * d / (
+            v.sqrt() / math.sqrt(1 - b2 ** t) + eps)
+        out.append(theta)
+    return out
+
+
+COSINE_60 = [0.02 * 0.5 * (1 + math.cos(math.pi * k / 60)) for k in range(60)]
+# AlgoPerf's class defaults, and its self-tuning baseline point with decay
+# (algorithms/baselines/self_tuning/pytorch_nadamw_full_budget.py).
+NADAMW_SETTINGS = [dict(b1=0.9, b2=0.999, wd=0.0),
+                   dict(b1=1 - 0.06733926164, b2=0.9955159689799007,
+                        wd=0.08121616522670176)]
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize("setting", NADAMW_SETTINGS, ids=["plain", "decay"])
+def test_nadamw_follows_algoperf_to_1e_12(setting, foreach):
+    b1, b2, wd = setting["b1"], setting["b2"], setting["wd"]
+    ours = run(NAdamW, theta0(4), COSINE_60, betas=(b1, b2), eps=1e-8,
+               weight_decay=wd, foreach=foreach)
+    ref = algoperf_nadamw(theta0(4), COSINE_60, b1, b2, 1e-8, wd)
+    assert_iterates_equal(ours, ref, rtol=1e-12, atol=1e-15)
+
+
+def test_torch_nadam_is_not_algoperf_nadamw():
+    """What the nadamw solver used to run: torch's NAdam keeps Dozat's
+    momentum schedule and leaves AlgoPerf's iterates far behind."""
+    b1, b2, wd = 0.9, 0.999, 0.08
+    theirs = run(torch.optim.NAdam, theta0(4), COSINE_60, betas=(b1, b2),
+                 weight_decay=wd, decoupled_weight_decay=True)
+    ref = algoperf_nadamw(theta0(4), COSINE_60, b1, b2, 1e-8, wd)
+    gap = max(((a - b).abs() / b.abs()).max().item()
+              for a, b in zip(theirs[1:], ref[1:]))
+    assert gap > 0.01
+
+
+# -- MARS: the authors' rule ----------------------------------------------
+
+def authors_mars(theta, lrs, b1, b2, gamma, eps, wd):
+    """MARS-AdamW as AGI-Arena/MARS's update_fn writes it (is_approx=True):
+    c_t from the previous gradient, clipped to norm 1, Adam moments of c_t,
+    denominator (sqrt(v)/sqrt(bc2) + eps) * bc1, decay lr*wd*theta."""
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    last = torch.zeros_like(theta)
+    out = [theta]
+    for t, lr in enumerate(lrs, start=1):
+        g = grad_at(theta)
+        c = (g - last) * (gamma * (b1 / (1 - b1))) + g
+        if torch.linalg.vector_norm(c) > 1:
+            c = c / torch.linalg.vector_norm(c)
+        m = b1 * m + (1 - b1) * c
+        v = b2 * v + (1 - b2) * c * c
+        denom = (v.sqrt() / math.sqrt(1 - b2 ** t) + eps) * (1 - b1 ** t)
+        theta = theta - lr * (wd * theta + m / denom)
+        last = g
+        out.append(theta)
+    return out
+
+
+@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize("wd,gamma", [(0.0, 0.025), (0.1, 0.5)])
+def test_mars_follows_the_authors_update(wd, gamma, foreach):
+    """theta0(5) * 3 puts ||c_t|| above 1 for the first steps, so the
+    clipping is exercised, then below it."""
+    start = theta0(5) * 3
+    ours = run(MARS, start, COSINE_60, betas=(0.95, 0.99), gamma=gamma,
+               weight_decay=wd, foreach=foreach)
+    ref = authors_mars(start, COSINE_60, 0.95, 0.99, gamma, 1e-8, wd)
+    assert_iterates_equal(ours, ref, rtol=1e-12, atol=1e-15)
+
+
 # -- shared behaviour ------------------------------------------------------
 
 def make_model(dtype=torch.float32):
@@ -307,6 +393,8 @@ OURS = {
                                                            **kw),
     "lion": lambda ps, **kw: Lion(ps, lr=0.003, weight_decay=0.1, **kw),
     "sophia": lambda ps, **kw: SophiaG(ps, lr=0.01, rho=0.02, **kw),
+    "nadamw": lambda ps, **kw: NAdamW(ps, lr=0.01, weight_decay=0.1, **kw),
+    "mars": lambda ps, **kw: MARS(ps, lr=0.01, weight_decay=0.01, **kw),
 }
 BASELINES = {
     "sgd": lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9,

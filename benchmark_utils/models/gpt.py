@@ -129,6 +129,14 @@ class GPT(nn.Module):
         authors' GPT-2 code (the older nanoGPT rule)."""
         return {"wte.weight", "wpe.weight"}
 
+    def stacked_matrices(self):
+        """Weights that stack several matrices along their rows, and how
+        many: each ``c_attn`` holds the query, key and value projections
+        (3 x C by C), which Muon orthogonalizes one by one, as modded-nanogpt
+        does with its separate Q, K and V (benchmark_utils/optimizers/
+        muon.py)."""
+        return {f"h.{i}.attn.c_attn.weight": 3 for i in range(len(self.h))}
+
     def n_params(self, non_embedding=False):
         """Parameters, counting the tied embedding once; nanoGPT's
         ``non_embedding`` count leaves out the position embeddings."""

@@ -9,6 +9,13 @@ parameters only; ``Muon`` below hands it 2-D views of the others, so the
 arithmetic is torch's own (its ``muon`` functional) and only the view is
 ours. Orthogonalization commutes with a permutation of the columns, so a
 channels_last filter may be viewed in its own memory order.
+
+A weight that stacks several matrices along its rows (the GPT's fused
+query, key and value projection, 3C x C) is orthogonalized one matrix at a
+time, as modded-nanogpt does (it keeps Q, K, V and O as one (4, d, d)
+parameter orthogonalized as a batch of matrices): orthogonalizing the stack
+as one matrix would couple the three. A model names such weights in its
+``stacked_matrices()`` (models/gpt.py).
 """
 import torch
 from torch import nn
@@ -36,6 +43,14 @@ def hidden_matrices(model):
             and id(m.weight) not in excluded]
 
 
+def stacked_rows(model):
+    """{id(parameter): number of matrices stacked along its rows}, from the
+    model's ``stacked_matrices()`` (none if it has no such method)."""
+    names = getattr(model, "stacked_matrices", dict)()
+    params = dict(model.named_parameters())
+    return {id(params[name]): n for name, n in names.items()}
+
+
 def as_matrix(t):
     """A 2-D view of ``t`` sharing its memory (out x everything else)."""
     if t.ndim == 2:
@@ -59,9 +74,15 @@ def _matrix_like(grad, param):
 
 class Muon(torch.optim.Muon):
     """torch.optim.Muon that also takes conv filters (viewed as
-    matrices); on 2-D parameters it is torch.optim.Muon exactly."""
+    matrices); on 2-D parameters it is torch.optim.Muon exactly.
 
-    def __init__(self, params, **kwargs):
+    ``row_blocks`` maps id(parameter) to the number of matrices stacked
+    along its rows (``stacked_rows(model)``): each block is orthogonalized,
+    and its lr adjusted for its shape, as torch.optim.Muon does for a
+    parameter of that shape."""
+
+    def __init__(self, params, row_blocks=None, **kwargs):
+        self.row_blocks = dict(row_blocks or {})
         params = list(params)
         groups = params if params and isinstance(params[0], dict) else \
             [{"params": params}]
@@ -75,7 +96,12 @@ class Muon(torch.optim.Muon):
             group["params"] = ps
         for ps in real:
             for p in ps:
-                as_matrix(p)     # fail now on an unusable layout
+                matrix = as_matrix(p)     # fail now on an unusable layout
+                n = self.row_blocks.get(id(p), 1)
+                if n < 1 or matrix.shape[0] % n:
+                    raise ValueError(
+                        f"Muon: {matrix.shape[0]} rows do not split into "
+                        f"{n} stacked matrices.")
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -92,9 +118,11 @@ class Muon(torch.optim.Muon):
                 state = self.state[p]
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = torch.zeros_like(matrix)
-                params.append(matrix)
-                grads.append(_matrix_like(p.grad, p))
-                bufs.append(state["momentum_buffer"])
+                n = self.row_blocks.get(id(p), 1)
+                # Row blocks of a row-major matrix are views of it.
+                params.extend(matrix.chunk(n))
+                grads.extend(_matrix_like(p.grad, p).chunk(n))
+                bufs.extend(state["momentum_buffer"].chunk(n))
             muon_step(params, grads, bufs, lr=group["lr"],
                       weight_decay=group["weight_decay"],
                       momentum=group["momentum"],

@@ -18,12 +18,14 @@ import torch
 @dataclass(frozen=True)
 class RunInfo:
     """What ``make_optimizer`` receives besides the parameter groups: the
-    model (to split parameters, as Muon does), its named parameters, and
-    the run's number of optimizer steps (to size warm-ups, as AdEMAMix
-    and Schedule-Free do)."""
+    model (to split parameters, as Muon does), its named parameters, the
+    run's number of optimizer steps (to size warm-ups, as AdEMAMix and
+    Schedule-Free do) and the optimizer steps the schedule spends in its
+    linear warmup (Prodigy guards its estimate during one)."""
     model: torch.nn.Module
     named_parameters: dict      # name -> parameter
     total_steps: int            # optimizer steps of the whole run
+    warmup_steps: int = 0       # optimizer steps of the schedule's warmup
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,12 @@ class Method:
             recomputed when an evaluation begins (0: none), untimed.
         schedule: False keeps the learning rate constant (methods that set
             their own step sizes, such as Schedule-Free).
+        warmup_fraction: the share of the schedule spent in its linear
+            warmup, in place of the recipe's ``warmup`` (AlgoPerf's
+            ``warmup_factor``, which its NAdamW baseline tunes); None keeps
+            the recipe's. It counts in the schedule's unit (epochs or
+            steps), rounded down as AlgoPerf's ``int(warmup_factor *
+            step_hint)``.
     """
     make_optimizer: Callable
     lr: float
@@ -87,3 +95,13 @@ class Method:
     evaluation_mode: Optional[Callable] = None
     bn_recalibration: int = 0
     schedule: bool = True
+    warmup_fraction: Optional[float] = None
+
+    def warmup(self, recipe, total):
+        """The schedule's warmup, in its unit, over ``total`` such units
+        (none without a schedule)."""
+        if not self.schedule or recipe.schedule == "constant":
+            return 0
+        if self.warmup_fraction is None:
+            return recipe.warmup
+        return int(self.warmup_fraction * total)

@@ -109,17 +109,21 @@ class Trainer:
         self.total_steps = (recipe.max_steps
                             or recipe.epochs * self.steps_per_epoch)
 
+        total = (recipe.epochs if recipe.schedule_unit == "epoch"
+                 else self.total_steps)
+        warmup = method.warmup(recipe, total)
+        per_unit = (self.steps_per_epoch if recipe.schedule_unit == "epoch"
+                    else 1)
         groups = param_groups(model, method.weight_decay,
                               recipe.decay_1d_params)
         self.optimizer = method.make_optimizer(
             groups, method.lr, method.weight_decay,
-            RunInfo(model, dict(model.named_parameters()), self.total_steps))
+            RunInfo(model, dict(model.named_parameters()), self.total_steps,
+                    warmup_steps=warmup * per_unit))
 
-        total = (recipe.epochs if recipe.schedule_unit == "epoch"
-                 else self.total_steps)
         self.scheduler = LambdaLR(self.optimizer, lambda k: lr_factor(
             recipe.schedule if method.schedule else "constant", k, total,
-            recipe.warmup, recipe.min_lr_ratio))
+            warmup, recipe.min_lr_ratio))
 
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=recipe.precision == "fp16")
