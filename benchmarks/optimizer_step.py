@@ -35,11 +35,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from innaprop import (DINAdam, INNA, INNAprop,  # noqa: E402
-                      INNApropMomentum, Lion, SophiaG, _cpu_innaprop)
+                      INNApropMomentum, Lion, MARS, NAdamW, SophiaG,
+                      _cpu_innaprop)
 import pytorch_optimizer as po  # noqa: E402
 from schedulefree import AdamWScheduleFree  # noqa: E402
+from timm.optim import AdamWLegacy  # noqa: E402
 
+from benchmark_utils.optimizers.adopt import ADOPT  # noqa: E402
 from benchmark_utils.optimizers.combined import CombinedOptimizer  # noqa
+from benchmark_utils.optimizers.kron import Kron  # noqa: E402
 from benchmark_utils.optimizers.muon import Muon  # noqa: E402
 
 
@@ -110,16 +114,21 @@ OPTIMIZERS = {
     "Adam": lambda ps: torch.optim.Adam(ps, lr=1e-3),
     "NAdam": lambda ps: torch.optim.NAdam(ps, lr=1e-3),
     "RMSprop": lambda ps: torch.optim.RMSprop(ps, lr=1e-3),
-    "NAdamW": lambda ps: torch.optim.NAdam(ps, lr=1e-3, weight_decay=0.01,
-                                           decoupled_weight_decay=True),
+    "NAdamW (AlgoPerf)": lambda ps: NAdamW(ps, lr=1e-3, weight_decay=0.01),
     "Muon + AdamW": lambda ps: muon_and_adamw(ps),
     "Schedule-Free AdamW": lambda ps: schedule_free(ps),
-    "ADOPT": lambda ps: po.ADOPT(ps, lr=1e-3, weight_decouple=True),
+    "ADOPT": lambda ps: ADOPT(ps, lr=1e-3, weight_decouple=True),
     "SOAP": lambda ps: po.SOAP(ps, lr=1e-3),
     "AdEMAMix": lambda ps: po.AdEMAMix(ps, lr=1e-3, t_alpha_beta3=1000,
                                        weight_decouple=True),
-    "MARS": lambda ps: po.MARS(ps, lr=1e-3, optimize_1d=True),
+    "MARS": lambda ps: MARS(ps, lr=1e-3),
+    "NorMuon": lambda ps: po.NorMuon(
+        [dict(params=[p for p in ps if p.ndim >= 2], use_muon=True),
+         dict(params=[p for p in ps if p.ndim < 2], use_muon=False)],
+        lr=1e-3, update_scale="match_rms"),
     "Prodigy": lambda ps: po.Prodigy(ps, lr=1.0),
+    "PSGD Kron": lambda ps: Kron(ps, lr=1e-3 / 3),
+    "Cautious AdamW": lambda ps: AdamWLegacy(ps, lr=1e-3, caution=True),
 }
 
 
