@@ -222,7 +222,8 @@ def test_preparation_without_its_extra_says_what_to_install(tmp_path):
         pytest.skip("datasets, tiktoken and tqdm are installed")
     except ImportError:
         pass
-    with pytest.raises(ImportError, match=r'pip install "\.\[openwebtext\]"'):
+    with pytest.raises(DataNotFound,
+                       match=r'pip install "\.\[openwebtext\]"'):
         prepare_openwebtext(tmp_path)
 
 

@@ -167,15 +167,19 @@ def test_a_full_disk_warns_once_cleans_up_and_the_run_goes_on(
         pass
 
 
-def test_a_checkpoint_folder_that_is_a_file_warns_and_runs_without(
-        tmp_path, monkeypatch, capsys):
+def test_a_checkpoint_folder_that_is_a_file_refuses_the_run(
+        tmp_path, monkeypatch):
+    """A file where the checkpoint folder should be ends the run at start,
+    naming the variable (issue 27), instead of a run whose progress a crash
+    would lose."""
+    from benchmark_utils.training.environment import BadEnvironment
     target = tmp_path / "not_a_folder"
     target.write_text("")
     monkeypatch.setenv("INNAPROP_CHECKPOINT_DIR", str(target))
     monkeypatch.setattr(identity, "code_version", lambda cls: "code")
-    run, _ = open_run()
-    assert isinstance(run, NoCheckpoints)
-    assert "INNAPROP_CHECKPOINTS=0" in capsys.readouterr().err
+    with pytest.raises(BadEnvironment, match="INNAPROP_CHECKPOINT_DIR"):
+        open_run()
+    assert target.read_text() == ""
 
 
 def test_a_smaller_max_runs_after_a_resume_is_respected(ckpt_dir):

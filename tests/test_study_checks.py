@@ -215,7 +215,8 @@ def test_missing_data_ends_the_study_on_its_reason(bench, tmp_path):
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("Study ") and "stopped: benchopt run " \
-        "(tiny_trials) failed: RuntimeError: ImageNet was not found: " in last
+        "(tiny_trials) failed: imagenet[" in last
+    assert ": no data. ImageNet was not found: " in last
     assert "CalledProcessError" not in out.stdout + out.stderr
 
 

@@ -10,6 +10,9 @@ from benchmark_utils.bench import runner
 from benchmark_utils.data.download import DataNotFound
 from benchmark_utils.training.identity import data_source
 
+# `benchopt prepare` imports the datasets, not the objective.
+runner.install()
+
 # The key of the data a dataset hands over when its files are absent; the
 # objective's ``skip`` reads it (objective.py).
 MISSING = "missing"

@@ -3,7 +3,7 @@
 benchopt 1.10 loses every finished run when a later one fails with
 BENCHOPT_RAISE_ON_ERROR set, or when the user presses Ctrl-C: its results
 loop re-raises before ``save_results``. It also exits 0 when a dataset
-named with ``-d`` was skipped. ``install()`` wraps four of its module-level
+named with ``-d`` was skipped. ``install()`` wraps five of its module-level
 names, looked up when a run calls them:
 
 - ``Benchmark.check_dataset_patterns``, the run's first step: the
@@ -14,13 +14,16 @@ names, looked up when a run calls them:
   or an interruption ends the stream instead of the process, so benchopt
   goes on to save and plot what finished;
 - ``benchopt.runner.save_results``: where the results went;
+- ``benchopt.base.print_exc``: ``benchopt prepare`` says why data
+  cannot be had (DataNotFound) in its one paragraph, not a traceback;
 - ``benchopt.cli.main.print_stats``, the last call of ``benchopt run``:
   the summary of what was skipped or lost, the working tree's diff beside
   the results (reporting/provenance.py), and a non-zero exit status when
   a run failed, was interrupted, or a named dataset had no data.
 
-The objective calls ``install()`` (benchopt imports it before it calls
-any of these). Another benchopt version gets a warning and benchopt's own
+The objective and bench/dataset.py call ``install()`` (benchopt imports
+one of them before it calls any of these: ``benchopt prepare`` imports
+only the datasets). Another benchopt version gets a warning and benchopt's own
 behaviour.
 """
 import sys
@@ -57,6 +60,7 @@ def install():
     """Wrap benchopt's run as the module docstring says; idempotent."""
     import benchopt
     from benchopt import runner
+    from benchopt import base
     from benchopt.benchmark import Benchmark
     from benchopt.cli import main
 
@@ -73,6 +77,7 @@ def install():
     Benchmark.check_dataset_patterns = _named(
         Benchmark.check_dataset_patterns)
     runner.parallel_run = _keeping(runner.parallel_run)
+    base.print_exc = _one_paragraph(base.print_exc)
     runner.save_results = _saved(runner.save_results)
     main.print_stats = _finishing(main.print_stats)
     runner._innaprop_keeps_results = True
@@ -123,6 +128,19 @@ def _keeping(parallel_run):
             print("\nA run failed (above); the runs that finished before it "
                   "are saved.", file=sys.stderr, flush=True)
     return keeping
+
+
+def _one_paragraph(print_exc):
+    """``benchopt prepare`` prints a failed preparation's traceback; data
+    that cannot be had here (DataNotFound) get their message instead."""
+    def printing(*args, **kwargs):
+        from benchmark_utils.data.download import DataNotFound
+        error = sys.exc_info()[1]
+        if isinstance(error, DataNotFound):
+            print(f"  {error}", flush=True)
+            return
+        print_exc(*args, **kwargs)
+    return printing
 
 
 def _saved(save_results):

@@ -169,7 +169,9 @@ def prepare_openwebtext(root, num_proc=None, hub_id=OWT_HUB_ID):
         import tiktoken
         import tqdm  # noqa: F401  (write_splits' progress bars)
     except ImportError as e:
-        raise ImportError(
+        # The data cannot be had here until these are installed: the
+        # run's one-paragraph message, not a traceback.
+        raise DataNotFound(
             f"Preparing OpenWebText needs `datasets`, `tiktoken` and "
             f"`tqdm` ({e}). Install them with `pip install "
             "\".[openwebtext]\"` from the benchmark's folder.") from e

@@ -437,7 +437,13 @@ def main(argv=None):
     first, second = args.programs.split(",")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     n_batches = args.draws if args.fresh_batches else args.batches
-    batches = load_batches(args.dataset, root, args.batch_size, n_batches)
+    from benchmark_utils.data.download import DataNotFound
+    try:
+        batches = load_batches(args.dataset, root, args.batch_size,
+                               n_batches)
+    except DataNotFound as e:
+        # What is missing and how to provide it, not a traceback.
+        raise SystemExit(str(e)) from None
     build = builder(args.model, None if args.batchnorm is None
                     else args.batchnorm == "on")
     rows, stats = {}, {}
