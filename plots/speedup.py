@@ -2,10 +2,12 @@ import numpy as np
 
 from benchmark_utils.bench.plot import (ResultPlot, fmt, select,
                                             with_interval)
+from benchmark_utils.reporting.budget import (ADJUSTED, adjusted_p,
+                                              adjusted_verdict)
 from benchmark_utils.reporting.results import (baselines, metric_columns,
                                                metric_label,
                                                packing_warning, short_names,
-                                               significance, solver_curves,
+                                               solver_curves,
                                                speedup_interval,
                                                speedup_table)
 
@@ -54,12 +56,13 @@ class Plot(ResultPlot):
         if table is None:
             return []
         names = short_names(table.index)
+        adjusted = adjusted_p(table["best_p"])
         rows = []
-        for solver, row in table.iterrows():
+        for i, (solver, row) in enumerate(table.iterrows()):
             best = with_interval(row.best_mean, row.best_low, row.best_high,
                                  objective_column, row.n_seeds)
             if solver != baseline:
-                best += f"; {significance(row.best_p)}"
+                best += "; " + adjusted_verdict(row.best_p, adjusted[i])
             speedup = "-"
             if np.isfinite(row.speedup_steps):
                 speedup = f"{row.speedup_steps:.2f}"
@@ -112,7 +115,7 @@ class Plot(ResultPlot):
                 "solver's steps (time) to the target, with a 95% bootstrap "
                 "percentile interval over seeds (steps). Best: mean over "
                 "seeds [95% Student-t interval]; p: two-sided Welch t-test "
-                "against the baseline, significant below 0.05.")
+                f"against the baseline. {ADJUSTED}")
         else:
             title += reason
         warning = packing_warning(select(df, dataset, objective))

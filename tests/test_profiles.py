@@ -172,6 +172,34 @@ def test_leaderboard_intervals_and_welch_match_scipy():
     p = stats.ttest_ind(ours_t, base_t, equal_var=False).pvalue
     assert board.loc["innaprop", "p_time"] == pytest.approx(p)
     assert math.isnan(board.loc["adamw", "p_time"])
+    # One comparison: adjusted, the same p.
+    assert board.loc["innaprop", "p_time_adjusted"] == pytest.approx(p)
+
+
+def test_leaderboard_adjusts_its_p_values_over_the_workloads_solvers():
+    from scipy import stats
+    # Times to the target 1.0 (one evaluation a second): adamw 1 2 3,
+    # fast 1 1 2, slow 3 3 4 and 3 4 4 seconds.
+    curves = {"adamw": [[5, 1.0], [5, 2, 1.0], [5, 2, 2, 1.0]],
+              "fast": [[5, 0.5], [5, 0.5], [5, 2, 0.5]],
+              "slow": [[5, 5, 5, 1.0], [5, 5, 5, 1.0], [5, 5, 5, 5, 1.0]],
+              "slower": [[5, 5, 5, 1.0], [5, 5, 5, 5, 1.0],
+                         [5, 5, 5, 5, 1.0]]}
+    board = profiles.leaderboard(frame("A", curves))
+    p = {s: stats.ttest_ind(t, [1, 2, 3], equal_var=False).pvalue
+         for s, t in (("fast", [1, 1, 2]), ("slow", [3, 3, 4]),
+                      ("slower", [3, 4, 4]))}
+    # By hand: sorted p_(1) <= p_(2) <= p_(3), p_(i) * 3 / i, then the
+    # running minimum from the largest.
+    order = sorted(p, key=p.get)
+    scaled = [p[s] * 3 / (i + 1) for i, s in enumerate(order)]
+    expected = {s: min(scaled[i:]) for i, s in enumerate(order)}
+    for s in p:
+        assert board.loc[s, "p_time_adjusted"] == pytest.approx(expected[s])
+    page = profiles.page(profiles.profiles({"a": frame("A", curves),
+                                            "b": frame("B", curves)}))
+    assert f"adjusted p = {expected['slower']:.2g}" in page
+    assert "Benjamini-Hochberg" in page
 
 
 def test_a_change_of_hardware_warns_and_a_clashing_file_is_left_out():

@@ -212,11 +212,38 @@ def test_final_metrics_plot_shows_top1_and_top5(plots):
     # AdamW; the diverged seed is reported.
     p = stats.ttest_ind([93, 94], [90, 91, 92], equal_var=False).pvalue
     low, high = stats.t.interval(0.95, 1, loc=93.5, scale=0.5)
+    # One comparison: the adjusted p is the raw one.
     assert rows[1][1] == (f"**93.50 [{low:.2f}, {high:.2f}]; "
                           f"{'' if p < 0.05 else 'no '}significant"
                           f"{' difference' if p >= 0.05 else ''} "
-                          f"(p = {p:.2g})**")
+                          f"(p = {p:.2g}, adjusted p = {p:.2g})**")
     assert rows[1][-1] == "3 (1 diverged)"
+    assert "Benjamini-Hochberg" in meta["title"]
+
+
+def test_tables_of_several_comparisons_read_the_adjusted_p_values(plots):
+    # Final values: adamw 1.0 1.1 1.2, a 1.25 1.35 1.45, b 1.0 1.2 1.4:
+    # a's raw p is below 0.05, twice it (Benjamini-Hochberg, m = 2, a
+    # first) is not.
+    from scipy import stats
+    finals = {"adamw[lr=0.001]": [1.0, 1.1, 1.2],
+              "a[lr=0.01]": [1.25, 1.35, 1.45], "b[lr=0.1]": [1.0, 1.2, 1.4]}
+    df = results_frame({s: [[0.5, 0.8, v] for v in vs]
+                        for s, vs in finals.items()},
+                       column="objective_test_acc")
+    p_a, p_b = (stats.ttest_ind(finals[s], finals["adamw[lr=0.001]"],
+                                equal_var=False).pvalue
+                for s in ("a[lr=0.01]", "b[lr=0.1]"))
+    assert p_a < 0.05 < 2 * p_a < p_b
+    rows = plots["final_metrics"].plot(df, "d", "o")
+    assert rows[1][1].endswith(f"; no significant difference (p = "
+                               f"{p_a:.2g}, adjusted p = {2 * p_a:.2g})**")
+    assert rows[2][1].endswith(f"(p = {p_b:.2g}, adjusted p = {p_b:.2g})")
+    # The speedup table's best values, the same way.
+    rows = plots["speedup"].plot(df, "d", "o", "objective_test_acc",
+                                 "adamw[lr=0.001]")
+    assert rows[1][1].endswith(f"; no significant difference (p = "
+                               f"{p_a:.2g}, adjusted p = {2 * p_a:.2g})")
 
 
 def test_every_plot_handles_language_model_results(plots):

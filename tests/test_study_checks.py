@@ -191,9 +191,11 @@ def test_a_failing_solver_costs_only_itself(bench, tmp_path):
     report = (bench / "outputs" / "tiny_report.md").read_text()
     failed = report.split("## Failed runs")[1]
     rows = [r for r in failed.splitlines() if r.startswith("| broken")]
-    assert len(rows) == 2 and all(
-        "| trial |" in r and "RuntimeError: broken on purpose" in r
-        for r in rows)
+    assert len(rows) == 3 and all("RuntimeError: broken on purpose" in r
+                                  for r in rows)
+    # Its two trials, and its run at its defaults (budget 0).
+    assert [r.split(" | ")[1] for r in rows] == ["trial", "trial",
+                                                 "defaults"]
     [flaky] = [r for r in failed.splitlines() if r.startswith("| flaky")]
     assert "| confirmation |" in flaky
     assert "RuntimeError: flaky in confirmation" in flaky

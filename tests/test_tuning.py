@@ -1,6 +1,8 @@
 """Tuning studies: equal budgets drawn the same way, selection on the
 validation split only, study files checked, and one tiny study end to end
 through benchopt."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -174,6 +176,19 @@ def test_a_tiny_study_runs_end_to_end_with_fresh_confirmation_seeds(
         report
     page = (bench / "outputs" / "tiny_report.html").read_text()
     assert "plotly" in page and "<table>" in page
+    # Budget 0: each solver once at its defaults, on the trials' seed.
+    defaults = pd.read_parquet(bench / "outputs" / "tiny_defaults.parquet")
+    assert sorted(defaults["solver_name"].str.split("[").str[0].unique()) \
+        == ["adamw", "sgd"]
+    assert defaults["p_solver_lr"].isna().all()          # lr=None
+    assert (defaults["base_seed"] == trials_df["base_seed"].iloc[0]).all()
+    # The record rebuilds the same report from the results files.
+    from benchmark_utils.tuning.report import markdown
+    from benchmark_utils.tuning.study import study_result
+    record = json.loads((bench / "outputs" / "tiny_study.json").read_text())
+    assert record["files"]["trials"] == ["tiny_trials.parquet"]
+    assert markdown(study_result(record, trials_df, defaults, confirm)) == \
+        report
 
 
 def test_thesis_protocol_reuses_the_baselines_lr_and_decay(tmp_path, root):

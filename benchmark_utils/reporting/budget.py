@@ -93,3 +93,24 @@ def _median(runs, column):
     if column not in runs:
         return float("nan")
     return float(runs[column].median())
+
+
+ALPHA = 0.05
+
+
+def adjusted_verdict(p, p_adjusted):
+    """How a table of several comparisons reads one of them: the raw and
+    the adjusted p-value, the verdict following the adjusted one.
+    (results.significance reads a single comparison.)"""
+    if not np.isfinite(p):
+        return "no test (fewer than 2 seeds)"
+    numbers = f"p = {p:.2g}, adjusted p = {p_adjusted:.2g}"
+    if p_adjusted < ALPHA:
+        return f"significant ({numbers})"
+    return f"no significant difference ({numbers})"
+
+
+ADJUSTED = (f"Adjusted p: {METHOD} (false discovery rate, scipy.stats."
+            "false_discovery_control) over the solvers compared with the "
+            "baseline in the same column; the verdict (significant below "
+            f"{ALPHA}) follows the adjusted p.")

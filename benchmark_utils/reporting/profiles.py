@@ -33,11 +33,12 @@ import numpy as np
 import pandas as pd
 
 from benchmark_utils.reporting import html, provenance, results
+from benchmark_utils.reporting.budget import (ADJUSTED, adjusted_p,
+                                              adjusted_verdict)
 from benchmark_utils.reporting.results import (higher_is_better,
                                                per_seed_to_target,
-                                               short_names, significance,
-                                               solver_base, t_interval,
-                                               welch_test)
+                                               short_names, solver_base,
+                                               t_interval, welch_test)
 
 TAU_MAX = 4.0
 # AlgoPerf's points of the profile (score_submissions.py: num_points=100).
@@ -97,7 +98,9 @@ def interval(values):
 def leaderboard(df, baseline="adamw"):
     """Per solver of one workload: median steps and time to the target,
     their 95% intervals over the seeds that reach it, the fraction of seeds
-    reaching it, and Welch's p-value against the baseline's times."""
+    reaching it, and Welch's p-value against the baseline's times, raw
+    (``p_time``) and adjusted over the workload's solvers
+    (``p_time_adjusted``, Benjamini-Hochberg)."""
     column = target_column(df)
     base = baseline_of(df, baseline)
     target = workload_target(df, column, base)
@@ -117,6 +120,7 @@ def leaderboard(df, baseline="adamw"):
         row["p_time"] = (math.nan if solver == base
                          else welch_test(times[solver], times[base]))
     table = pd.DataFrame.from_dict(rows, orient="index")
+    table["p_time_adjusted"] = adjusted_p(table["p_time"])
     table.attrs.update(target=target, column=column, baseline=base)
     return table
 
@@ -259,7 +263,9 @@ def page(result, assets_url="assets", title="Performance profiles"):
                           xaxis_title="tau (ratio to the fastest)",
                           yaxis_title="fraction of workloads within tau",
                           yaxis_range=[0, 1.05], height=420)
-        parts.append(fig.to_html(include_plotlyjs=False, full_html=False))
+        # A fixed id: a rebuilt page differs only where its numbers do.
+        parts.append(fig.to_html(include_plotlyjs=False, full_html=False,
+                                 div_id=f"profile-{axis}"))
     scores = html.table(
         ["solver", "steps", "time"],
         [[names.get(s, s), f"{result['steps']['score'][s]:.3f}",
@@ -275,7 +281,8 @@ def page(result, assets_url="assets", title="Performance profiles"):
                  _fmt(r.time, r.time_interval, ratio=time_r[s]),
                  f"{100 * r.reached:.0f}% of {r.n_seeds}",
                  "baseline" if s == b.attrs["baseline"]
-                 else significance(r.p_time)] for s, r in b.iterrows()]
+                 else adjusted_verdict(r.p_time, r.p_time_adjusted)]
+                for s, r in b.iterrows()]
         boards.append(
             f"<h3>{e(w)}</h3><p>Target: {e(b.attrs['column'])} "
             f"{b.attrs['target']:.6g} (median over "
@@ -293,7 +300,8 @@ def page(result, assets_url="assets", title="Performance profiles"):
 <p>{len(result['leaderboards'])} workloads. {e(NEVER)} A solver absent
 from a workload counts the same. Score: the profile's integral over tau in
 [1, {TAU_MAX:g}] (trapezoidal rule on {len(TAUS)} evenly spaced tau, as
-AlgoPerf's scoring), divided by {TAU_MAX - 1:g}.</p>{notes}
+AlgoPerf's scoring), divided by {TAU_MAX - 1:g}. Times against the
+baseline's: Welch's test. {e(ADJUSTED)}</p>{notes}
 <h2>Scores</h2>{scores}{''.join(parts)}<h2>Leaderboard</h2>{''.join(boards)}
 {left}<p><a href="index.html">All runs</a></p>"""
     return html.document(

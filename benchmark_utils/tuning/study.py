@@ -10,6 +10,7 @@ others (``BENCHOPT_RAISE_ON_ERROR=0``), the failed trials are recorded with
 their error, and the report lists them. A run that fails as a whole (the
 data are missing) stops the study on its one-line reason (``StudyError``).
 """
+import json
 import os
 import re
 import subprocess
@@ -326,14 +327,15 @@ def reused_lr_wd(study, base_params):
 
 
 def run_study(study, bench="."):
-    """Trials, selection and confirmation; returns what the report needs.
-    A trial or confirmation run that raises is recorded in ``failures``
-    (solver, run, phase, error) and costs only itself."""
+    """Trials, the defaults, selection and confirmation; returns what the
+    report needs (``study_result``) and writes the study's record
+    (outputs/<study>_study.json, ``study_record``). A trial, defaults or
+    confirmation run that raises is recorded in ``failures`` (solver, run,
+    phase, error) and costs only itself."""
     name, column = study["name"], study["select"]
-    target = study["target"] if isinstance(study["target"], (int, float)) \
-        else None
+    target = numeric_target(study)
     base = study["baseline"]
-    names, frames, fixed, failures = {}, [], {}, []
+    names, frames, fixed, failures, files = {}, [], {}, [], []
 
     def record(failed, solver, string, params, phase):
         error = failure_of(failed, solver, params)
@@ -350,6 +352,7 @@ def run_study(study, bench="."):
             study["trial_seeds"], f"{name}_{tag}", study["seed"],
             page=False)
         frames.append(frame)
+        files.append(f"{name}_{tag}.parquet")
         for solver, options in strings.items():
             for string, params in options.items():
                 record(failed, solver, string, params, "trial")
@@ -371,6 +374,13 @@ def run_study(study, bench="."):
                                  "trials_others"))
     else:
         chosen = run_trials(trials(study), "trials")
+    # Budget 0: every solver once at its defaults, on the trials' seeds
+    # (the cost of tuning starts there).
+    defaults, failed = run_benchopt(
+        bench, study, list(study["spaces"]), study["trial_seeds"],
+        f"{name}_defaults", study["seed"], page=False)
+    for solver in study["spaces"]:
+        record(failed, solver, solver, {}, "defaults")
     winners = {s: solver_string(s, p) for s, (p, _) in chosen.items()}
     confirm = pd.DataFrame()
     if winners:
@@ -386,7 +396,57 @@ def run_study(study, bench="."):
         for solver, string in winners.items():
             record(failed, solver, string, chosen[solver][0],
                    "confirmation")
-    return dict(study=study, trials=pd.concat(frames), names=names,
-                chosen=chosen, winners=winners, confirm=confirm,
-                failures=failures,
-                fixed={s: v for s, v in fixed.items() if s != base})
+    saved = study_record(study, names, failures, fixed, files)
+    path = Path(bench) / "outputs" / f"{name}_study.json"
+    path.write_text(json.dumps(saved, indent=1) + "\n")
+    return study_result(saved, pd.concat(frames), defaults, confirm)
+
+
+def numeric_target(study):
+    """The study's target when it is a number (selection on the steps to
+    reach it), else None."""
+    target = study["target"]
+    return target if isinstance(target, (int, float)) and \
+        not isinstance(target, bool) else None
+
+
+# What of a study the record keeps: its file's settings as checked.
+RECORDED = ("name", "dataset", "protocol", "trials", "trial_seeds",
+            "confirm_seeds", "seed", "select", "target", "baseline",
+            "benchopt_args", "spaces")
+
+
+def study_record(study, names, failures, fixed, trial_files):
+    """What a study's results files do not hold, as JSON-ready data: the
+    study's settings and search spaces, each solver's scale rule, the
+    trials run (``names``), the runs that raised (from benchopt's log),
+    the values the thesis protocol pinned, and the results files. With the
+    files, ``study_result`` rebuilds the report without the solvers' code
+    (which may have changed since)."""
+    name = study["name"]
+    return dict(
+        study={k: study[k] for k in RECORDED},
+        scale_rules={s: cls.scale.describe()
+                     for s, cls in study["classes"].items()
+                     if s in study["spaces"]},
+        names=names, failures=failures,
+        fixed={s: v for s, v in fixed.items() if s != study["baseline"]},
+        files=dict(trials=list(trial_files),
+                   defaults=f"{name}_defaults.parquet",
+                   confirm=f"{name}_confirm.parquet"))
+
+
+def study_result(record, trials_df, defaults, confirm):
+    """What the report shows, from a study's record and its three results
+    frames: the winners are selected again from the trials (the same rule
+    as when the study ran), every number is computed from the frames."""
+    study = dict(record["study"], scale_rules=record["scale_rules"])
+    names = record["names"]
+    chosen = select(trials_df, names, study["select"],
+                    numeric_target(study))
+    return dict(study=study, trials=trials_df, defaults=defaults,
+                names=names, chosen=chosen,
+                winners={s: solver_string(s, p)
+                         for s, (p, _) in chosen.items()},
+                confirm=confirm, failures=record["failures"],
+                fixed=record["fixed"])
