@@ -11,6 +11,10 @@ SCRATCH = Path(tempfile.mkdtemp(prefix="innaprop-tests-"))
 sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"] = str(
     SCRATCH / "pycache")
 os.environ.setdefault("INNAPROP_CHECKPOINT_DIR", str(SCRATCH / "checkpoints"))
+# The runs of one test process (an xdist worker) record themselves apart
+# from the other's: a test's run is not "sharing its device" with another
+# test's (tests/test_sharing.py sets its own folder).
+os.environ.setdefault("INNAPROP_RUNS_DIR", str(SCRATCH / "runs"))
 
 import pytest  # noqa: E402
 

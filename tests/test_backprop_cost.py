@@ -9,6 +9,9 @@ import torch
 from benchmark_utils.reporting.pages import remote_resources
 from conftest import ROOT
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("backprop_cost")
+
 
 @pytest.fixture(scope="module")
 def cost():

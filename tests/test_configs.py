@@ -13,6 +13,9 @@ from benchmark_utils.models.imagenet import pretrained_file_name
 from generated_data import (patch_cifar10_checksums, write_cifar10,
                             write_food101, write_image_folder)
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("configs")
+
 GRID = [0.1, 0.5, 0.9, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
 
 # What the thesis ran (sections 4.3, 4.10; the authors' scripts for the

@@ -12,6 +12,9 @@ import torch
 
 from innaprop import INNAprop, _cpu_innaprop
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("cpu_fused")
+
 @pytest.fixture(scope="module")
 def kernel():
     if _cpu_innaprop.load() is None:

@@ -21,6 +21,9 @@ from benchmark_utils.training.recipe import Recipe  # noqa: E402
 from benchmark_utils.training.method import Method  # noqa: E402
 from benchmark_utils.training.trainer import Trainer  # noqa: E402
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("e2e")
+
 NAMES = ["The Vaults", "The Eagle", "Blue Spice", "Cotto", "Zizzi"]
 FOODS = ["French", "Italian", "Chinese", "English"]
 

@@ -13,6 +13,9 @@ from benchmark_utils.reporting.provenance import columns
 from benchopt_cli import benchopt, read_results
 from test_results import CHROMIUM, chromium_dom
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("profiles")
+
 
 def frame(workload, curves, dt=1.0, device="cpu: x86_64"):
     """A results frame: {solver: [[values of seed 0], [seed 1], ...]},

@@ -19,6 +19,9 @@ from benchmark_utils.reporting.results import (final_metrics, grid, mean_curve,
                                      speedup_table, x_axes)
 from benchopt_cli import benchopt, copy_benchmark, read_results
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("results")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -7,6 +7,9 @@ import pytest
 
 from benchmark_utils.reporting.site import build_site, describe_run, render_index
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("site")
+
 
 def run_frame():
     """What the index reads from a results file: a grid of six INNAprop

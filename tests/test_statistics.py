@@ -9,6 +9,9 @@ from benchmark_utils.reporting.results import (
     steps_to_target, t_interval, target_table, welch_test)
 from test_results import results_frame
 
+# Its module fixture runs once: its tests stay on one xdist worker.
+pytestmark = pytest.mark.xdist_group("statistics")
+
 A = [[2.0, 1.0, 0.50, 0.30], [2.0, 1.1, 0.60, 0.35], [2.0, 0.9, 0.55, 0.25]]
 B = [[2.0, 0.6, 0.30, 0.20], [2.0, 0.7, 0.28, 0.22], [2.0, 0.5, 0.35, 0.18]]
 
