@@ -10,11 +10,19 @@ from pathlib import Path
 SCRATCH = Path(tempfile.mkdtemp(prefix="innaprop-tests-"))
 sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"] = str(
     SCRATCH / "pycache")
-os.environ.setdefault("INNAPROP_CHECKPOINT_DIR", str(SCRATCH / "checkpoints"))
-# The runs of one test process (an xdist worker) record themselves apart
-# from the other's: a test's run is not "sharing its device" with another
-# test's (tests/test_sharing.py sets its own folder).
-os.environ.setdefault("INNAPROP_RUNS_DIR", str(SCRATCH / "runs"))
+# Each test process (each xdist worker) has its own checkpoints and its own
+# record of running runs: two workers running the same digits run would
+# otherwise meet on one checkpoint lock, and each run would say it shares
+# its device with the other worker's (tests/test_sharing.py sets its own
+# folder). A folder the user set is kept; one inherited from the
+# controlling pytest process is not.
+inherited = os.environ.get("INNAPROP_TESTS_SCRATCH")
+for name, sub in (("INNAPROP_CHECKPOINT_DIR", "checkpoints"),
+                  ("INNAPROP_RUNS_DIR", "runs")):
+    value = os.environ.get(name)
+    if value is None or (inherited and value.startswith(inherited)):
+        os.environ[name] = str(SCRATCH / sub)
+os.environ["INNAPROP_TESTS_SCRATCH"] = str(SCRATCH)
 
 import pytest  # noqa: E402
 

@@ -77,13 +77,23 @@ def one_epoch(config):
     return edit
 
 
-def small_study(study):
+def small_study(study, n_train=None):
     """``studies/<study>`` with one trial of two solvers, one seed each,
-    one epoch."""
+    one epoch (language datasets: 20 steps), ``n_train`` images of which a
+    quarter held out."""
     def edit(copy):
         path = copy / "studies" / study
         cfg = yaml.safe_load(path.read_text())
         cfg["dataset"] = re.sub(r"epochs=\d+", "epochs=1", cfg["dataset"])
+        for key, value in (("max_steps", 20), ("eval_every", 10),
+                           ("warmup", 2), ("n_train", n_train),
+                           ("n_val", n_train and n_train // 4)):
+            if value is not None:
+                cfg["dataset"] = re.sub(rf"{key}=\d+", f"{key}={value}",
+                                        cfg["dataset"])
+        if n_train is not None and "n_train=" not in cfg["dataset"]:
+            cfg["dataset"] = cfg["dataset"].replace("]",
+                                                    f",n_train={n_train}]")
         cfg["solvers"] = cfg["solvers"][:2]
         cfg.update(trials=1, trial_seeds=1, confirm_seeds=1)
         path.write_text(yaml.safe_dump(cfg))
@@ -168,6 +178,20 @@ CASES = {
     "python -m benchmark_utils.tuning studies/digits_thesis.yml": Case(
         "run", prepare=(small_study("digits_thesis.yml"),), seconds=600,
         says=("digits_thesis_report",)),
+    "python -m benchmark_utils.tuning studies/fashion_mnist.yml": Case(
+        "run", prepare=(small_study("fashion_mnist.yml", 2000),),
+        seconds=600, says=("fashion_mnist_report",), marks=[FASHION]),
+    "python -m benchmark_utils.tuning studies/fashion_mnist_thesis.yml": Case(
+        "run", prepare=(small_study("fashion_mnist_thesis.yml", 2000),),
+        seconds=600, says=("fashion_mnist_thesis_report",),
+        marks=[FASHION]),
+    "python -m benchmark_utils.tuning studies/tokens.yml": Case(
+        "run", prepare=(small_study("tokens.yml"),), seconds=600,
+        says=("tokens_report",)),
+    "python -m benchmark_utils.tuning.publish outputs/digits_study.json":
+    Case("missing", says=("No study record outputs/digits_study.json",)),
+    "python -m benchmark_utils.tuning.publish": Case(
+        "run", seconds=600, says=("Published ",)),
     "python -m benchmark_utils.tuning studies/cifar10_resnet18.yml": Case(
         "missing", says=CIFAR),
     "benchopt run . -s innaprop -d digits": Case(

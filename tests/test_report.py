@@ -137,3 +137,45 @@ def test_the_cost_columns_compare_with_the_baseline_in_the_same_run():
                     ["b", "4.00", "0.50x (10 ms)", "n/a on CPU"]]
     cuda = confirm_frame().assign(objective_peak_memory_mib=812.4)
     assert cost_rows(cuda, "adamw")[0][3] == "812"
+
+
+def test_the_headline_reads_the_adjusted_p_and_the_speedup():
+    """Test accuracy: adamw 90 91 92, a 93 94 95, b 90 92 94 (3 seeds);
+    validation loss at steps 0, 100, 200: adamw 2, 1, 0.5 (the target,
+    its median best, reached at step 200), a 2, 0.4, 0.3 (reached at 100:
+    2x), b 2, 1.5, 1 (never)."""
+    from benchmark_utils.tuning.publish import headline
+    curves = {"adamw[lr=0.001]": ([90, 91, 92], [2.0, 1.0, 0.5]),
+              "a[lr=0.01]": ([93, 94, 95], [2.0, 0.4, 0.3]),
+              "b[lr=0.1]": ([90, 92, 94], [2.0, 1.5, 1.0])}
+    rows = []
+    for solver, (accs, losses) in curves.items():
+        for rep, acc in enumerate(accs):
+            for k, loss in enumerate(losses):
+                rows.append({"solver_name": solver, "idx_rep": rep,
+                             "stop_val": k, "objective_step": 100 * k,
+                             "time": 10.0 * k, "objective_val_loss": loss,
+                             "objective_test_acc": acc - 2 + k,
+                             "objective_diverged": 0})
+    result = dict(study=study() | {"target": "tuned_baseline_median"},
+                  confirm=pd.DataFrame(rows))
+    metric, table = headline(result)
+    assert metric == "test_acc"
+    p = {s: stats.ttest_ind(curves[s][0], curves["adamw[lr=0.001]"][0],
+                            equal_var=False).pvalue for s in ("a[lr=0.01]",
+                                                              "b[lr=0.1]")}
+    # Benjamini-Hochberg, m = 2: the smaller p doubled, unless the larger
+    # one is smaller still; the larger one as it is.
+    small, large = sorted(p.values())
+    adjusted = {s: (min(2 * small, large) if v == small else large)
+                for s, v in p.items()}
+    low, high = stats.t.interval(0.95, 2, loc=94, scale=stats.sem(
+        [93, 94, 95]))
+    assert table[0] == ["adamw", "91 [%.4g, %.4g]" % stats.t.interval(
+        0.95, 2, loc=91, scale=stats.sem([90, 91, 92])), "baseline", "1.00x"]
+    assert table[1] == ["a", f"94 [{low:.4g}, {high:.4g}]",
+                        f"{p['a[lr=0.01]']:.2g} "
+                        f"({adjusted['a[lr=0.01]']:.2g})", "2.00x"]
+    assert table[2][2] == (f"{p['b[lr=0.1]']:.2g} "
+                           f"({adjusted['b[lr=0.1]']:.2g})")
+    assert table[2][3] == "never reached"

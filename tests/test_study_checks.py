@@ -48,6 +48,14 @@ def refused(tmp_path, root, monkeypatch, text):
     ("dataset: digits[epochs=2]\nsolvers: [adamw]\n",
      "select='objective_val_loss': digits with n_val=0 holds out no "
      "validation split; hold one out, e.g. digits[...,n_val=<images>]"),
+    # a dataset whose task comes from a shared task module
+    # (tasks/grey28.py): its columns are known and checked
+    ("dataset: fashion_mnist[epochs=2]\nsolvers: [adamw]\n",
+     "select='objective_val_loss': fashion_mnist with n_val=0 holds out no "
+     "validation split"),
+    ("dataset: fashion_mnist[n_val=600]\nsolvers: [adamw]\n"
+     "select: objective_val_top5\n",
+     "select='objective_val_top5': fashion_mnist does not report it"),
     # a language dataset whose validation split is the only one reported
     ("dataset: tokens[max_steps=4]\nsolvers: [adamw]\n",
      "select='objective_val_loss': tokens with test_fraction=0 reports its "

@@ -189,6 +189,28 @@ def test_a_tiny_study_runs_end_to_end_with_fresh_confirmation_seeds(
     assert record["files"]["trials"] == ["tiny_trials.parquet"]
     assert markdown(study_result(record, trials_df, defaults, confirm)) == \
         report
+    # Published: the record and its files copied, the pages sharing one
+    # plotly.js, and the same tables rebuilt from the copied files alone.
+    from benchmark_utils.tuning.publish import publish
+    site = tmp_path / "site"
+    publish(site, [bench / "outputs" / "tiny_study.json"])
+    assert {p.name for p in (site / "data").iterdir()} == {
+        "tiny_study.json", "tiny_trials.parquet", "tiny_defaults.parquet",
+        "tiny_confirm.parquet"}
+    index = (site / "index.html").read_text()
+    assert 'href="tiny_report.html"' in index
+    assert 'href="tiny_confirm.html"' in index
+    headline = (site / "headline.md").read_text()
+    assert "| adamw |" in headline and "| baseline |" in headline
+    assert (site / "assets" / "plotly.min.js").is_file()
+    pages = list(site.glob("*.html"))
+    assert len(pages) == 3
+    for page in pages:     # plotly.js (~4.5 MB) is not inlined anywhere
+        assert page.stat().st_size < 1_000_000, page
+        assert "cdn.plot.ly" not in page.read_text()
+    (bench / "outputs" / "tiny_study.json").unlink()
+    publish(site)
+    assert (site / "headline.md").read_text() == headline
 
 
 def test_thesis_protocol_reuses_the_baselines_lr_and_decay(tmp_path, root):

@@ -110,9 +110,10 @@ def describe_run(df):
 
 
 def build_site(result_files, output="site", benchmark_dir=ROOT,
-               title="INNAprop benchmark results"):
+               title="INNAprop benchmark results", extra=""):
     """Write the site for ``result_files`` into ``output``; returns the
-    path of its index.html."""
+    path of its index.html. ``extra``: HTML the index shows before its
+    runs (the published studies' tables, tuning/publish.py)."""
     result_files = [Path(f).resolve() for f in result_files]
     if not result_files:
         raise ValueError("No results file to publish: pass .parquet files "
@@ -168,7 +169,7 @@ def build_site(result_files, output="site", benchmark_dir=ROOT,
             skipped.append(("profiles.html", "the performance profiles "
                             f"cannot be computed ({type(e).__name__}: {e})"))
     index = out / "index.html"
-    index.write_text(render_index(runs, title, skipped, profile_link),
+    index.write_text(render_index(runs, title, skipped, profile_link, extra),
                      encoding="utf-8")
     return index
 
@@ -229,7 +230,7 @@ def _unpublishable(path, objective):
     return None
 
 
-def render_index(runs, title, skipped=(), profile_link=None):
+def render_index(runs, title, skipped=(), profile_link=None, extra=""):
     e = html.escape
 
     def items(values):
@@ -257,6 +258,7 @@ def render_index(runs, title, skipped=(), profile_link=None):
 interactive and works offline; the raw results are downloadable.</p>
 {f'<p><a href="{e(profile_link)}">Performance profiles and leaderboard '
  'across the workloads</a></p>' if profile_link else ''}
+{extra}{'<h2>Runs</h2>' if extra else ''}
 <table>
   <thead>
     <tr><th>Run</th><th>Date</th><th>Dataset</th><th>Model</th>

@@ -19,6 +19,7 @@ import importlib.util
 import math
 import re
 import sys
+import types
 from pathlib import Path
 
 from benchmark_utils.tasks.base import Task
@@ -198,8 +199,15 @@ def task_kind(cls):
     """The Task class the dataset's module builds, among those
     ``held_out_columns`` knows; None when it cannot tell."""
     module = sys.modules.get(cls.__module__)
-    found = {v for v in vars(module).values() if isinstance(v, type)
-             and issubclass(v, Task) and v is not Task} if module else set()
+    # The dataset's module, and the task modules it builds its task with
+    # (datasets/fashion_mnist.py: tasks/grey28.py's grey28_task).
+    modules = [module] if module else []
+    modules += [sys.modules[v.__module__] for v in (
+        vars(module).values() if module else ())
+        if isinstance(v, types.FunctionType) and v.__module__.startswith(
+            "benchmark_utils.tasks.") and v.__module__ in sys.modules]
+    found = {v for m in modules for v in vars(m).values()
+             if isinstance(v, type) and issubclass(v, Task) and v is not Task}
     for kind in (LoaderClassificationTask, ClassificationTask,
                  LanguageModelingTask, FineTuneTask):
         if any(issubclass(v, kind) for v in found):
