@@ -6,7 +6,8 @@ from scipy import stats
 
 from benchmark_utils.reporting.results import (
     final_metrics, per_seed_to_target, speedup_interval, speedup_table,
-    steps_to_target, t_interval, target_table, welch_test)
+    log_t_interval, steps_to_target, t_interval, target_table,
+    welch_test)
 from test_results import results_frame
 
 # Its module fixture runs once: its tests stay on one xdist worker.
@@ -67,11 +68,45 @@ def test_target_table_counts_the_seeds_that_reach_it():
     table = target_table(df, "objective_value", 0.3)
     assert table.loc["adamw", "reached"] == pytest.approx(2 / 3)
     assert table.loc["innaprop", "reached"] == 1.0
-    assert table.loc["innaprop", "step"] == pytest.approx(700 / 3)
-    low, high = stats.t.interval(0.95, 2, loc=700 / 3,
-                                 scale=stats.sem([200, 200, 300]))
+    logs = np.log([200, 200, 300])
+    assert table.loc["innaprop", "step"] == pytest.approx(
+        np.exp(logs.mean()))
+    low, high = stats.t.interval(0.95, 2, loc=logs.mean(),
+                                 scale=stats.sem(logs))
     assert (table.loc["innaprop", "step:low"],
-            table.loc["innaprop", "step:high"]) == pytest.approx((low, high))
+            table.loc["innaprop", "step:high"]) == \
+        pytest.approx((np.exp(low), np.exp(high)))
+
+
+def test_steps_and_seconds_to_target_never_get_a_negative_interval():
+    # Two seeds reaching the target at steps 100 and 700: the plain
+    # Student-t interval of their mean is [-3412, 4212] steps, impossible.
+    plain = t_interval([100, 700])
+    assert plain[1] < 0
+    df = results_frame({"adamw": [[2.0, 0.2], [2.0] + [1.0] * 6 + [0.2]]},
+                       x_step=100)
+    table = target_table(df, "objective_value", 0.3)
+    assert table.loc["adamw", "reached"] == 1.0
+    assert table.loc["adamw", "step"] == pytest.approx(np.sqrt(100 * 700))
+    for x in ("step", "time"):
+        low, high = table.loc["adamw", [f"{x}:low", f"{x}:high"]]
+        assert 0 < low < table.loc["adamw", x] < high
+
+
+def test_log_t_interval_is_the_t_interval_of_the_logs():
+    v = [120.0, 300.0, 95.0]
+    mean, low, high, n = log_t_interval(v + [np.nan, np.inf])
+    exp = stats.t.interval(0.95, 2, loc=np.mean(np.log(v)),
+                           scale=stats.sem(np.log(v)))
+    assert n == 3
+    assert (mean, low, high) == pytest.approx(
+        (np.exp(np.mean(np.log(v))), *np.exp(exp)))
+    # A zero (reached at the first evaluation) has no log: the plain
+    # interval, cut at zero.
+    mean, low, high, _ = log_t_interval([0.0, 50.0])
+    assert mean == 25.0 and low == 0.0 and high == t_interval([0, 50])[2]
+    with pytest.raises(ValueError, match=">= 0"):
+        log_t_interval([-1.0, 2.0])
 
 
 def test_speedup_bootstrap_interval_brackets_the_speedup():

@@ -38,7 +38,7 @@ from benchmark_utils.reporting.budget import (ADJUSTED, adjusted_p,
 from benchmark_utils.reporting.results import (higher_is_better,
                                                per_seed_to_target,
                                                short_names, solver_base,
-                                               t_interval, welch_test)
+                                               log_t_interval, welch_test)
 
 TAU_MAX = 4.0
 # AlgoPerf's points of the profile (score_submissions.py: num_points=100).
@@ -91,8 +91,10 @@ def seed_times(runs, column, target, x):
 
 
 def interval(values):
-    """The 95% Student-t interval of the finite values."""
-    return tuple(t_interval(values)[1:3])
+    """The 95% interval of the finite values' geometric mean (a Student-t
+    interval on the log scale: times and steps are positive, and the plain
+    t-interval of two or three seeds can go below zero)."""
+    return tuple(log_t_interval(values)[1:3])
 
 
 def leaderboard(df, baseline="adamw"):
@@ -288,7 +290,7 @@ def page(result, assets_url="assets", title="Performance profiles"):
             f"{b.attrs['target']:.6g} (median over "
             f"{e(names.get(b.attrs['baseline'], b.attrs['baseline']))}'s "
             "seeds of their best)</p>" + html.table(
-                ["solver", "steps to target (median, 95% t-interval)",
+                ["solver", "steps to target (median; 95% interval, log scale)",
                  "time to target (s)", "seeds reaching it",
                  "time vs baseline (Welch)"], rows))
     notes = "".join(f"<p class='warn'>{e(w)}</p>"

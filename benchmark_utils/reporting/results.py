@@ -503,6 +503,25 @@ def t_interval(values, confidence=CONFIDENCE):
     return mean, low, high, n
 
 
+def log_t_interval(values, confidence=CONFIDENCE):
+    """(geometric mean, low, high, n) of the finite positive ``values``:
+    ``t_interval`` of their logarithms, exponentiated. For quantities that
+    cannot be negative (steps or seconds to a target), whose Student-t
+    interval of the mean goes below zero with two or three spread seeds
+    (1899 [-782, 4580] steps); on the log scale it is always positive. A
+    zero (reached at the first evaluation) has no log: the plain interval,
+    cut at zero, where the mean cannot be."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if (v < 0).any():
+        raise ValueError(f"log_t_interval needs values >= 0, got {v}")
+    if (v == 0).any():      # reached at the first evaluation: no log scale
+        mean, low, high, n = t_interval(v, confidence)
+        return mean, max(low, 0.0), high, n
+    mean, low, high, n = t_interval(np.log(v), confidence)
+    return np.exp(mean), np.exp(low), np.exp(high), n
+
+
 def welch_test(values, base_values):
     """Two-sided Welch t-test of ``values`` against ``base_values``
     (scipy.stats.ttest_ind, equal_var=False): the p-value, NaN when either
@@ -551,8 +570,8 @@ def per_seed_to_target(runs, column, target, x_col="objective_step"):
 
 def target_table(df, column, target):
     """Per solver: steps and time to reach ``target`` of ``column``
-    (mean and Student-t interval over the seeds that reached it) and the
-    fraction of seeds that reached it."""
+    (geometric mean and its interval, ``log_t_interval``, over the seeds
+    that reached it) and the fraction of seeds that reached it."""
     rows = {}
     for solver in solvers_in_order(df):
         runs = df[df["solver_name"] == solver]
@@ -560,7 +579,7 @@ def target_table(df, column, target):
         times = per_seed_to_target(runs, column, target, "time")
         row = dict(n_seeds=len(steps), reached=float(steps.notna().mean()))
         for name, values in (("step", steps), ("time", times)):
-            mean, low, high, _ = t_interval(values)
+            mean, low, high, _ = log_t_interval(values)
             row.update({name: mean, f"{name}:low": low, f"{name}:high": high})
         rows[solver] = row
     table = pd.DataFrame.from_dict(rows, orient="index")

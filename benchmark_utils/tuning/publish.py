@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark_utils.reporting import html
+from benchmark_utils.reporting import html, provenance
 from benchmark_utils.reporting.budget import adjusted_p
 from benchmark_utils.reporting.results import (final_metrics, solver_base,
                                                target_table)
@@ -78,7 +78,7 @@ def headline(result):
     the dataset has one, else loss) as mean [95% interval] over the fresh
     seeds, its Welch p against the baseline adjusted over the study's
     solvers (Benjamini-Hochberg) beside the raw one, and the speedup to the
-    baseline's target in steps (the baseline's mean steps over the
+    baseline's target in steps (the baseline's geometric mean steps over the
     solver's)."""
     study, confirm = result["study"], result["confirm"]
     if confirm.empty:
@@ -122,13 +122,21 @@ def _speedup(reach, name, baseline):
 
 
 def made_on(result):
-    """Commit, date and machine of a study's confirmation runs."""
+    """Date, commit and machine of a study's confirmation runs."""
     confirm = result["confirm"]
     if confirm.empty:
         return "no confirmed runs"
-    run = describe_run(confirm)
-    return (f"{run['date']}, {'; '.join(run['provenance'])}, "
-            f"{', '.join(run['hardware'])}")
+    run, info = describe_run(confirm), provenance.columns(confirm)
+    commits = [c[:12] for c in info.get("commit", [])] or ["commit unknown"]
+    dirty = " (uncommitted changes)" if any(
+        d.startswith("yes") for d in info.get("dirty", [])) \
+        else ""
+    torch = ", ".join(f"torch {v}" for v in info.get("version_torch", []))
+    return (f"{run['date']}, commit {', '.join(commits)}{dirty}, "
+            f"{', '.join(run['hardware'] + ([torch] if torch else []))}")
+
+
+LABELS = {"test_acc": "test accuracy %", "test_loss": "test loss"}
 
 
 def markdown_table(head, rows):
@@ -149,8 +157,9 @@ def headline_markdown(studies):
         if not rows:
             continue
         parts += [f"**{name}** ({study['dataset']}, {study['protocol']} "
-                  f"protocol, test {metric}, {study['confirm_seeds']} fresh "
-                  f"seeds; made {made_on(result)}; "
+                  f"protocol, {LABELS.get(metric, metric)}, "
+                  f"{study['confirm_seeds']} fresh seeds; made "
+                  f"{made_on(result)}; "
                   f"[report]({name}_report.html))",
                   markdown_table(HEADLINE_HEAD, rows)]
     return "\n\n".join(parts) + "\n"
@@ -164,13 +173,14 @@ def index_part(studies):
              "on fresh seeds, reported on the test split. p: two-sided "
              "Welch t-test against the baseline, raw (Benjamini-Hochberg "
              "adjusted over the study's solvers); speedup: the baseline's "
-             "mean steps to its target over the solver's.</p>"]
+             "geometric mean steps to its target over the solver's.</p>"]
     for name, result in studies.items():
         study = result["study"]
         metric, rows = headline(result)
         parts.append(
             f"<h3>{e(name)}: {e(study['dataset'])}</h3><p>"
-            f"{e(study['protocol'])} protocol, test {e(metric or '-')}, "
+            f"{e(study['protocol'])} protocol, "
+            f"{e(LABELS.get(metric, metric or '-'))}, "
             f"made {e(made_on(result))}. <a href=\"{e(name)}_report.html\">"
             f"Report</a> (search spaces, trials, cost of tuning, "
             f"sensitivity, costs) &middot; <a href=\"{e(name)}_confirm.html"

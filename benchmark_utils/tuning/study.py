@@ -201,7 +201,7 @@ def last_line(lines):
 
 
 def failed_runs(lines):
-    """{benchopt's solver name: why it failed} from benchopt's output: each
+    """{benchopt's solver name: why it failed} as benchopt's output says: each
     run's status line "error" follows the traceback it printed (its last
     line is the error)."""
     failed, error, in_traceback = {}, None, False
@@ -419,7 +419,7 @@ RECORDED = ("name", "dataset", "protocol", "trials", "trial_seeds",
 def study_record(study, names, failures, fixed, trial_files):
     """What a study's results files do not hold, as JSON-ready data: the
     study's settings and search spaces, each solver's scale rule, the
-    trials run (``names``), the runs that raised (from benchopt's log),
+    trials run (``names``), the runs that raised (read in benchopt's log),
     the values the thesis protocol pinned, and the results files. With the
     files, ``study_result`` rebuilds the report without the solvers' code
     (which may have changed since)."""
