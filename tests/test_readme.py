@@ -77,6 +77,13 @@ def one_epoch(config):
     return edit
 
 
+def published_records(copy):
+    """The published studies' records, which the publish command rebuilds
+    the site from (the rest of ``docs/`` is not needed)."""
+    shutil.copytree(ROOT / "docs" / "results" / "data",
+                    copy / "docs" / "results" / "data")
+
+
 def small_study(study, n_train=None):
     """``studies/<study>`` with one trial of two solvers, one seed each,
     one epoch (language datasets: 20 steps), ``n_train`` images of which a
@@ -191,7 +198,8 @@ CASES = {
     "python -m benchmark_utils.tuning.publish outputs/digits_study.json":
     Case("missing", says=("No study record outputs/digits_study.json",)),
     "python -m benchmark_utils.tuning.publish": Case(
-        "run", seconds=600, says=("Published ",)),
+        "run", prepare=(published_records,), seconds=600,
+        says=("Published ",)),
     "python -m benchmark_utils.tuning studies/cifar10_resnet18.yml": Case(
         "missing", says=CIFAR),
     "benchopt run . -s innaprop -d digits": Case(
