@@ -2,7 +2,6 @@ from functools import partial
 
 import torch
 from benchopt import BaseDataset
-from sklearn.datasets import load_digits
 
 from benchmark_utils.data.splits import split_tensors
 from benchmark_utils.models.cifar import SmallCNN
@@ -26,6 +25,8 @@ class Dataset(BaseDataset):
                   "dtype": ["float32"]}
 
     def get_data(self):
+        # Imported here: benchopt imports every dataset file on each run.
+        from sklearn.datasets import load_digits
         x, y = load_digits(return_X_y=True)
         x = torch.tensor(x, dtype=torch.float32).view(-1, 1, 8, 8) / 16.0
         y = torch.tensor(y, dtype=torch.long)

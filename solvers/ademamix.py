@@ -1,5 +1,3 @@
-from pytorch_optimizer import AdEMAMix
-
 from benchmark_utils.bench.solver import TrainingSolver
 
 
@@ -18,6 +16,7 @@ class Solver(TrainingSolver):
                     "alpha": {"uniform": [2.0, 10.0]}}
 
     def make_optimizer(self, params, lr, weight_decay, run):
+        from pytorch_optimizer import AdEMAMix  # slow import: only when used
         return AdEMAMix(params, lr=lr,
                         betas=(self.beta1, self.beta2, self.beta3),
                         alpha=self.alpha, t_alpha_beta3=run.total_steps,

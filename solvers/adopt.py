@@ -1,5 +1,4 @@
 from benchmark_utils.bench.solver import TrainingSolver
-from benchmark_utils.optimizers.adopt import ADOPT
 from benchmark_utils.training.method import Scale
 
 
@@ -25,6 +24,8 @@ class Solver(TrainingSolver):
                   "at the same lr, decouple=True for AdamW")
 
     def make_optimizer(self, params, lr, weight_decay, run):
+        # pytorch-optimizer's import is slow: only when ADOPT runs.
+        from benchmark_utils.optimizers.adopt import ADOPT
         return ADOPT(params, lr=lr, betas=(self.beta1, self.beta2),
                      eps=self.eps, weight_decay=weight_decay,
                      weight_decouple=True)

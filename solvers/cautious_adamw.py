@@ -1,5 +1,3 @@
-from timm.optim import AdamWLegacy
-
 from benchmark_utils.bench.solver import TrainingSolver
 from benchmark_utils.training.method import Scale
 
@@ -26,6 +24,7 @@ class Solver(TrainingSolver):
                   "line changed")
 
     def make_optimizer(self, params, lr, weight_decay, run):
+        from timm.optim import AdamWLegacy  # slow import: only when used
         return AdamWLegacy(params, lr=lr, betas=(self.beta1, self.beta2),
                            eps=self.eps, weight_decay=weight_decay,
                            caution=True)

@@ -1,5 +1,4 @@
 from benchmark_utils.bench.solver import TrainingSolver
-from benchmark_utils.optimizers.kron import Kron
 from benchmark_utils.training.method import Scale
 
 # kron-torch's README ("Basic hyperparameters"): "start with a learning rate
@@ -38,5 +37,7 @@ class Solver(TrainingSolver):
                   "Adam's, weight decay 3-10x larger")
 
     def make_optimizer(self, params, lr, weight_decay, run):
+        # pytorch-optimizer's import is slow: only when Kron runs.
+        from benchmark_utils.optimizers.kron import Kron
         return Kron(params, lr=lr, momentum=self.momentum,
                     weight_decay=weight_decay, weight_decouple=True)

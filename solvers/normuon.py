@@ -1,5 +1,3 @@
-from pytorch_optimizer import NorMuon
-
 from benchmark_utils.bench.solver import TrainingSolver
 from benchmark_utils.optimizers.muon import hidden_matrices
 from benchmark_utils.training.method import Scale
@@ -35,6 +33,7 @@ class Solver(TrainingSolver):
                   "0.2, AdamW's, so it takes AdamW's lr and decay")
 
     def make_optimizer(self, params, lr, weight_decay, run):
+        from pytorch_optimizer import NorMuon  # slow import: only when used
         hidden = {id(p) for p in hidden_matrices(run.model)}
         groups = []
         for use_muon in (True, False):

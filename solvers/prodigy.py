@@ -1,5 +1,3 @@
-from pytorch_optimizer import Prodigy
-
 from benchmark_utils.bench.solver import TrainingSolver
 from benchmark_utils.training.method import Scale
 
@@ -35,6 +33,7 @@ class Solver(TrainingSolver):
                   "lr is a multiplier of the estimated step size, 1.0")
 
     def make_optimizer(self, params, lr, weight_decay, run):
+        from pytorch_optimizer import Prodigy  # slow import: only when used
         safeguard = (run.warmup_steps > 0 if self.safeguard_warmup is None
                      else bool(self.safeguard_warmup))
         return Prodigy(params, lr=lr, betas=(self.beta1, self.beta2),

@@ -1,5 +1,3 @@
-from pytorch_optimizer import SOAP
-
 from benchmark_utils.bench.solver import TrainingSolver
 
 
@@ -19,6 +17,7 @@ class Solver(TrainingSolver):
                     "weight_decay": {"log_uniform": [1e-4, 1e-1]}}
 
     def make_optimizer(self, params, lr, weight_decay, run):
+        from pytorch_optimizer import SOAP  # slow import: only when used
         return SOAP(params, lr=lr, betas=(self.beta1, self.beta2),
                     weight_decay=weight_decay,
                     precondition_frequency=self.precondition_frequency)

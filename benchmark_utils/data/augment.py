@@ -3,7 +3,9 @@
 DataLoader workers (ImageNet, Food101), whose uint8 output is normalized on
 the device (``Normalize``)."""
 import torch
-from torchvision import transforms
+
+# torchvision is imported where its PIL transforms are built: every
+# benchopt run imports the dataset files, and torchvision takes ~2 s.
 
 # torchvision's ImageNet statistics, those the pretrained weights expect.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -61,6 +63,7 @@ def _reflect(i, size):
 def train_transform(crop=224):
     """Thesis section 4.10.3 (torchvision's reference recipe): a random
     resized crop to 224x224 (scale 0.08-1, bilinear) and a horizontal flip."""
+    from torchvision import transforms
     return transforms.Compose([
         transforms.RandomResizedCrop(crop, antialias=True),
         transforms.RandomHorizontalFlip(),
@@ -70,6 +73,7 @@ def train_transform(crop=224):
 
 def eval_transform(resize=256, crop=224):
     """Shorter side resized to 256, center crop 224x224."""
+    from torchvision import transforms
     return transforms.Compose([
         transforms.Resize(resize, antialias=True),
         transforms.CenterCrop(crop),

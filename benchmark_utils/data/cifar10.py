@@ -6,8 +6,6 @@ downloads) against the values the dataset publishes.
 from pathlib import Path
 
 import torch
-from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import check_integrity
 
 from benchmark_utils.data.download import (DataNotFound, downloading,
                                            prune_empty)
@@ -23,6 +21,10 @@ def load_cifar10(root, download=True):
     labels. Reads ``root/cifar-10-batches-py``; downloads it there first if
     absent and ``download`` is true. A copy whose files fail their MD5 is
     reported file by file, never downloaded over."""
+    # Imported here, not at the top: every benchopt run imports the dataset
+    # files, and torchvision takes ~2 s.
+    from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
     root = Path(root)
     folder = root / CIFAR10.base_folder
     files = CIFAR10.train_list + CIFAR10.test_list

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import torch
-from torchvision import datasets
 
 from benchmark_utils.data.augment import eval_transform, train_transform
 from benchmark_utils.data.download import (DataNotFound, downloading,
@@ -67,6 +66,7 @@ def load_imagenet(root, train_tf=None, eval_tf=None):
     *.JPEG`` and ``root/val/<wnid>/*.JPEG`` (the validation images sorted
     into class folders). Returns (train, val, train_eval) datasets; the
     last one is the training set with the evaluation transform."""
+    from torchvision import datasets    # ~2 s: only where a dataset is read
     root = Path(root)
     for split in ("train", "val"):
         if not (root / split).is_dir():
@@ -97,6 +97,7 @@ def load_food101(root, train_tf, eval_tf, download=True):
     with the official split in ``meta/train.json`` and ``meta/test.json``.
     Downloads the archive (MD5-checked by torchvision) when absent and
     ``download`` is true. Returns (train, test, train_eval)."""
+    from torchvision import datasets    # ~2 s: only where a dataset is read
     root = Path(root)
     folder = root / "food-101"
     # Decided on the files: folders without any (left by an older version)
