@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from pathlib import Path
 
 from benchmark_utils.data.augment import ImageAugment
 from benchmark_utils.models.cifar import SmallCNN
@@ -18,6 +19,9 @@ from benchmark_utils.training.recipe import Recipe
 from benchmark_utils.tasks.image import ClassificationTask
 from benchmark_utils.training.method import Method
 from benchmark_utils.training.trainer import Trainer
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port():
@@ -75,6 +79,24 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
         assert m_alone.keys() == m_pair.keys()
         for key in m_alone:
             assert m_pair[key] == pytest.approx(m_alone[key], rel=1e-5), key
+
+
+def test_cpu_processes_share_the_threads_instead_of_each_taking_all():
+    """INNAPROP_NPROC=2 on a CPU with 2 threads: one thread each (as torchrun
+    does), not two each spinning against the other's."""
+    script = (
+        "import torch\n"
+        "from benchmark_utils.training import workers\n"
+        "torch.set_num_threads(2)\n"
+        "workers.spawn_workers(2, 'cpu')\n"
+        "print('THREADS', torch.get_num_threads())\n"
+        "workers.stop_workers()\n")
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "THREADS 1" in out, out[-3000:]
+    assert "cpu (1 thread each)" in out, out[-3000:]
 
 
 def benchopt_results(bench, name, env, launcher, solvers=("innaprop",)):

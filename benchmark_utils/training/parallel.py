@@ -94,8 +94,12 @@ def init_from_env(device):
 
 
 def announce(device):
+    where = torch.device(device).type
+    if where == "cpu":
+        n = torch.get_num_threads()
+        where += f" ({n} thread{'s' if n > 1 else ''} each)"
     print(f"Data parallelism: {world_size()} processes, "
-          f"{dist.get_backend()} backend, {torch.device(device).type}; each "
+          f"{dist.get_backend()} backend, {where}; each "
           "batch is split across them.", file=sys.stderr, flush=True)
 
 

@@ -61,9 +61,13 @@ def spawn_workers(n_procs, device):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     init_method = f"tcp://127.0.0.1:{port}"
+    threads = threads_per_process(n_procs, device)
+    if threads is not None:
+        torch.set_num_threads(threads)
     ctx = torch.multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker_main,
-                         args=(r, n_procs, init_method, str(device)),
+                         args=(r, n_procs, init_method, str(device),
+                               threads),
                          daemon=True)
              for r in range(1, n_procs)]
     for p in procs:
@@ -86,7 +90,18 @@ def _shutdown(procs):
             p.join(timeout=30)
 
 
-def _worker_main(rank_, world, init_method, device):
+def threads_per_process(n_procs, device):
+    """On the CPU, each of ``n_procs`` processes gets its share of this
+    process's threads (torchrun sets one each): a full set each makes
+    their OpenMP threads spin against one another. None on accelerators."""
+    if torch.device(device).type != "cpu":
+        return None
+    return max(1, torch.get_num_threads() // n_procs)
+
+
+def _worker_main(rank_, world, init_method, device, threads=None):
+    if threads is not None:
+        torch.set_num_threads(threads)
     parallel.init(parallel.backend(device), init_method, rank_, world)
     worker_loop()
 
