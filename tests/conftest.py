@@ -23,6 +23,15 @@ for name, sub in (("INNAPROP_CHECKPOINT_DIR", "checkpoints"),
     if value is None or (inherited and value.startswith(inherited)):
         os.environ[name] = str(SCRATCH / sub)
 os.environ["INNAPROP_TESTS_SCRATCH"] = str(SCRATCH)
+# xdist workers share the cores: each worker, and every process it starts,
+# gets its share of threads. Left at one thread per core each, OpenMP
+# threads of two workers spin against each other (the tokens study's
+# README case: 362 s for two at once, 57 s with one thread each).
+workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if workers > 1:
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, share)
 
 import pytest  # noqa: E402
 
