@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,6 +11,11 @@ from pathlib import Path
 SCRATCH = Path(tempfile.mkdtemp(prefix="innaprop-tests-"))
 sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"] = str(
     SCRATCH / "pycache")
+# There it may be written even where PYTHONDONTWRITEBYTECODE is set (as on
+# this project's machines): without it, each of the suite's ~150 Python
+# processes compiled torch's and benchopt's modules anew (~4 s each).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 # Each test process (each xdist worker) has its own checkpoints and its own
 # record of running runs: two workers running the same digits run would
 # otherwise meet on one checkpoint lock, and each run would say it shares
@@ -59,6 +65,7 @@ def pytest_sessionstart(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SCRATCH, ignore_errors=True)
     before = session.config.checkout_before
     after = checkout_status()
     if before is None or after is None or after == before:
