@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,6 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from pathlib import Path
 
 from benchmark_utils.data.augment import ImageAugment
 from benchmark_utils.models.cifar import SmallCNN

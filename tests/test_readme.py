@@ -96,19 +96,20 @@ def small_study(study, n_train=None):
         path = copy / "studies" / study
         cfg = yaml.safe_load(path.read_text())
         cfg["dataset"] = re.sub(r"epochs=\d+", "epochs=1", cfg["dataset"])
-        for key, value in (("max_steps", 20), ("eval_every", 10),
-                           ("eval_batches", 2),
-                           ("warmup", 2), ("n_train", n_train),
-                           ("n_val", n_train and n_train // 4)):
-            if value is not None:
+        language = "max_steps=" in cfg["dataset"]
+        for key, value, add in (
+                ("max_steps", 20, False), ("eval_every", 10, False),
+                ("warmup", 2, False), ("eval_batches", 2, language),
+                ("n_train", n_train, True),
+                ("n_val", n_train and n_train // 4, False)):
+            if value is None:
+                continue
+            if f"{key}=" in cfg["dataset"]:
                 cfg["dataset"] = re.sub(rf"{key}=\d+", f"{key}={value}",
                                         cfg["dataset"])
-        if "max_steps=" in cfg["dataset"] and \
-                "eval_batches=" not in cfg["dataset"]:
-            cfg["dataset"] = cfg["dataset"].replace("]", ",eval_batches=2]")
-        if n_train is not None and "n_train=" not in cfg["dataset"]:
-            cfg["dataset"] = cfg["dataset"].replace("]",
-                                                    f",n_train={n_train}]")
+            elif add:
+                cfg["dataset"] = cfg["dataset"].replace(
+                    "]", f",{key}={value}]")
         cfg["solvers"] = cfg["solvers"][:2]
         cfg.update(trials=1, trial_seeds=1, confirm_seeds=1)
         path.write_text(yaml.safe_dump(cfg))

@@ -99,7 +99,7 @@ def threads_per_process(n_procs, device):
     return max(1, torch.get_num_threads() // n_procs)
 
 
-def _worker_main(rank_, world, init_method, device, threads=None):
+def _worker_main(rank_, world, init_method, device, threads):
     if threads is not None:
         torch.set_num_threads(threads)
     parallel.init(parallel.backend(device), init_method, rank_, world)
