@@ -78,8 +78,19 @@ def spawn_workers(n_procs, device):
 
 
 def stop_workers():
-    """Rank 0: let the other ranks leave (torchrun's end of a run)."""
-    command("exit")
+    """Rank 0: let the other ranks leave (torchrun's end of a run), and wait
+    until they have all received it (``_leave``)."""
+    if parallel.is_distributed() and parallel.rank() == 0:
+        command("exit")
+        _leave()
+
+
+def _leave():
+    """Every rank, on "exit": meet once more before any rank closes its
+    process group. A rank that closed it while another was still receiving
+    aborted the other at exit ("terminate called without an active
+    exception", one run in four of the torchrun launcher)."""
+    dist.barrier(group=parallel.command_group())
 
 
 def _shutdown(procs):
@@ -175,6 +186,7 @@ def worker_loop():
     while True:
         name, payload = _receive()
         if name == "exit":
+            _leave()
             break
         try:
             trainer = _execute(name, payload, trainer)
