@@ -99,6 +99,63 @@ def test_cpu_processes_share_the_threads_instead_of_each_taking_all():
     assert "cpu (1 thread each)" in out, out[-3000:]
 
 
+# Each process reports the threads it still has when the interpreter starts
+# its teardown; gloo's (pt_gloo_runloop, gloo_tcp_loop) must be gone by then,
+# since one reaching for the GIL in the teardown aborts the process
+# ("terminate called without an active exception"). torch._dynamo is
+# imported once the group exists, as a compiled step does.
+REPORT_THREADS = """
+import atexit, os, sys
+def report():
+    names = [open(f"/proc/self/task/{t}/comm").read().strip()
+             for t in os.listdir("/proc/self/task")]
+    print("THREADS AT EXIT", os.environ.get("RANK", "0"), names, flush=True)
+atexit.register(report)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
+                    reason="reads the threads from /proc")
+def test_the_launchers_ranks_end_gloos_threads_before_exiting(tmp_path):
+    script = tmp_path / "rank.py"
+    script.write_text(REPORT_THREADS + (
+        "from benchmark_utils.training import parallel\n"
+        "init = parallel.init_from_env\n"
+        "def init_then_compile(device):\n"
+        "    init(device)\n"
+        "    import torch._dynamo\n"
+        "parallel.init_from_env = init_then_compile\n"
+        "from benchmark_utils.bench import launch\n"
+        "launch.main(['run', '--help'])\n"))
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+         str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    reports = [line for line in out.splitlines()
+               if line.startswith("THREADS AT EXIT")]
+    assert len(reports) == 2, out[-3000:]
+    assert not any("gloo" in line for line in reports), reports
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
+                    reason="reads the threads from /proc")
+def test_a_run_that_spawned_workers_ends_gloos_threads_before_exiting():
+    script = REPORT_THREADS + (
+        "from benchmark_utils.training import workers\n"
+        "workers.spawn_workers(2, 'cpu')\n"
+        "import torch._dynamo\n")
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    reports = [line for line in out.splitlines()
+               if line.startswith("THREADS AT EXIT")]
+    assert len(reports) == 1, out[-3000:]
+    assert "gloo" not in reports[0], reports
+
+
 def benchopt_results(bench, name, env, launcher, solvers=("innaprop",)):
     env = dict(os.environ, INNAPROP_DEVICE="cpu", BENCHOPT_RAISE_ON_ERROR="1",
                INNAPROP_CHECKPOINTS="0", **env)

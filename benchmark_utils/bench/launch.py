@@ -44,9 +44,7 @@ def main(argv=None):
                       standalone_mode=False)
     finally:
         workers.stop_workers()
-        # Gloo's threads outliving the interpreter abort it at exit
-        # ("terminate called without an active exception").
-        torch.distributed.destroy_process_group()
+        parallel.close()
 
 
 def start_ranks(argv):

@@ -11,6 +11,11 @@ import sys
 
 import torch
 import torch.distributed as dist
+# Imported before any process group exists: its functions take the world
+# group as a default argument, evaluated at import. Imported later (torch
+# compiles import it), they would hold the group for good, and its gloo
+# threads would outlive close() (see there).
+import torch.distributed.nn  # noqa: F401
 
 from benchmark_utils.training import environment
 
@@ -81,6 +86,18 @@ def init(backend_name, init_method, rank_, world):
 
 def command_group():
     return _COMMANDS
+
+
+def close():
+    """Leave the process group and let go of it: its gloo threads then end
+    here, while the interpreter is whole. A group still referenced (the
+    command group is the world group on the CPU) kept them running into the
+    interpreter's teardown, where a thread that reached for the GIL aborted
+    the process ("terminate called without an active exception")."""
+    global _COMMANDS
+    _COMMANDS = None
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def init_from_env(device):

@@ -96,6 +96,7 @@ def _leave():
 def _shutdown(procs):
     try:
         stop_workers()
+        parallel.close()
     finally:
         for p in procs:
             p.join(timeout=30)
@@ -194,7 +195,7 @@ def worker_loop():
             print(f"rank {parallel.rank()}: {name!r} failed ({e!r}); "
                   "waiting for rank 0's next command.", file=sys.stderr,
                   flush=True)
-    dist.destroy_process_group()
+    parallel.close()
 
 
 def _execute(name, payload, trainer):
