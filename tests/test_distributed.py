@@ -81,20 +81,26 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
             assert m_pair[key] == pytest.approx(m_alone[key], rel=1e-5), key
 
 
+def run_python(*args, env=None):
+    """The output of ``python *args`` run from the checkout, which must
+    succeed."""
+    res = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    return out
+
+
 def test_cpu_processes_share_the_threads_instead_of_each_taking_all():
     """INNAPROP_NPROC=2 on a CPU with 2 threads: one thread each (as torchrun
     does), not two each spinning against the other's."""
-    script = (
+    out = run_python("-c", (
         "import torch\n"
         "from benchmark_utils.training import workers\n"
         "torch.set_num_threads(2)\n"
         "workers.spawn_workers(2, 'cpu')\n"
         "print('THREADS', torch.get_num_threads())\n"
-        "workers.stop_workers()\n")
-    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-3000:]
+        "workers.stop_workers()\n"))
     assert "THREADS 1" in out, out[-3000:]
     assert "cpu (1 thread each)" in out, out[-3000:]
 
@@ -112,10 +118,16 @@ def report():
     print("THREADS AT EXIT", os.environ.get("RANK", "0"), names, flush=True)
 atexit.register(report)
 """
+NEEDS_PROC = pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
+                                reason="reads the threads from /proc")
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
-                    reason="reads the threads from /proc")
+def threads_at_exit(out):
+    return [line for line in out.splitlines()
+            if line.startswith("THREADS AT EXIT")]
+
+
+@NEEDS_PROC
 def test_the_launchers_ranks_end_gloos_threads_before_exiting(tmp_path):
     script = tmp_path / "rank.py"
     script.write_text(REPORT_THREADS + (
@@ -127,31 +139,20 @@ def test_the_launchers_ranks_end_gloos_threads_before_exiting(tmp_path):
         "parallel.init_from_env = init_then_compile\n"
         "from benchmark_utils.bench import launch\n"
         "launch.main(['run', '--help'])\n"))
-    res = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-         str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-3000:]
-    reports = [line for line in out.splitlines()
-               if line.startswith("THREADS AT EXIT")]
+    out = run_python("-m", "torch.distributed.run", "--nproc_per_node=2",
+                     str(script), env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    reports = threads_at_exit(out)
     assert len(reports) == 2, out[-3000:]
     assert not any("gloo" in line for line in reports), reports
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
-                    reason="reads the threads from /proc")
+@NEEDS_PROC
 def test_a_run_that_spawned_workers_ends_gloos_threads_before_exiting():
-    script = REPORT_THREADS + (
+    out = run_python("-c", REPORT_THREADS + (
         "from benchmark_utils.training import workers\n"
         "workers.spawn_workers(2, 'cpu')\n"
-        "import torch._dynamo\n")
-    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-3000:]
-    reports = [line for line in out.splitlines()
-               if line.startswith("THREADS AT EXIT")]
+        "import torch._dynamo\n"))
+    reports = threads_at_exit(out)
     assert len(reports) == 1, out[-3000:]
     assert "gloo" not in reports[0], reports
 

@@ -44,7 +44,6 @@ def main(argv=None):
                       standalone_mode=False)
     finally:
         workers.stop_workers()
-        parallel.close()
 
 
 def start_ranks(argv):

@@ -78,11 +78,13 @@ def spawn_workers(n_procs, device):
 
 
 def stop_workers():
-    """Rank 0: let the other ranks leave (torchrun's end of a run), and wait
-    until they have all received it (``_leave``)."""
+    """Rank 0: let the other ranks leave (torchrun's end of a run), wait
+    until they have all received it (``_leave``), and leave the group (a
+    group of one too)."""
     if parallel.is_distributed() and parallel.rank() == 0:
         command("exit")
         _leave()
+    parallel.close()
 
 
 def _leave():
@@ -96,7 +98,6 @@ def _leave():
 def _shutdown(procs):
     try:
         stop_workers()
-        parallel.close()
     finally:
         for p in procs:
             p.join(timeout=30)
